@@ -1,0 +1,162 @@
+"""The ``campus`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from campus.config import ConfigurationError, Settings, get_settings
+from campus.migrations import runner
+
+app = typer.Typer(
+    name="campus",
+    help="Campus: an open-source learning platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+migrate_app = typer.Typer(
+    help="Database migrations (Alembic). Without a sub-command: upgrade to head.",
+    invoke_without_command=True,
+)
+app.add_typer(migrate_app, name="migrate")
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.check_production()
+    except ConfigurationError as exc:
+        typer.echo(f"campus: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # pydantic ValidationError: show it in one line
+        typer.echo(f"campus: invalid configuration: {exc}".replace("\n", " "), err=True)
+        raise typer.Exit(1) from exc
+    return settings
+
+
+def _ensure_schema(settings: Settings) -> None:
+    """Migrate the embedded SQLite database; refuse any other database that is behind."""
+    if settings.is_embedded_default:
+        runner.upgrade(settings, "head")
+        return
+    try:
+        current = asyncio.run(runner.database_revisions(settings))
+    except Exception as exc:
+        typer.echo(f"campus: cannot reach the database: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if current != runner.head_revisions():
+        typer.echo(
+            "campus: the database schema is behind the code "
+            f"(database at {', '.join(sorted(current)) or 'nothing'}, code at "
+            f"{', '.join(sorted(runner.head_revisions()))}). "
+            "Run `campus migrate upgrade head` first.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, reload: bool) -> None:
+    uvicorn.run(
+        "campus.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if not reload else 1,
+        reload=reload,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Serve the application (no demo data). SIGTERM shuts down gracefully."""
+    settings = _settings()
+    _ensure_schema(settings)
+    _serve(settings, host=host, port=port, workers=workers, reload=reload)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Migrate the database, load the demo data (once) and serve."""
+    from campus.db import Database
+    from campus.demo import load_demo
+
+    settings = _settings()
+    runner.upgrade(settings, "head")
+
+    async def load() -> list[tuple[str, str, str]]:
+        database = Database(settings)
+        try:
+            ctx = await load_demo(database)
+        finally:
+            await database.dispose()
+        return ctx.sign_ins
+
+    sign_ins = asyncio.run(load())
+    url = f"http://{host}:{port}"
+    typer.echo(f"\nCampus demo on {url}  (API docs: {url}/docs)")
+    if sign_ins:
+        typer.echo("Demo sign-ins:")
+        for role, email, password in sign_ins:
+            typer.echo(f"  {role:<8} {email:<28} {password}")
+    typer.echo("")
+    _serve(settings, host=host, port=port, workers=1, reload=False)
+
+
+@migrate_app.callback()
+def migrate(ctx: typer.Context) -> None:
+    """Apply, revert or inspect migrations."""
+    if ctx.invoked_subcommand is None:
+        runner.upgrade(_settings(), "head")
+
+
+@migrate_app.command("upgrade")
+def migrate_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database to REVISION (default: head)."""
+    runner.upgrade(_settings(), revision)
+
+
+@migrate_app.command("downgrade")
+def migrate_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
+    """Downgrade the database to REVISION."""
+    runner.downgrade(_settings(), revision)
+
+
+@migrate_app.command("current")
+def migrate_current(verbose: bool = False) -> None:
+    """Show the database's current revision."""
+    runner.current(_settings(), verbose=verbose)
+
+
+@migrate_app.command("history")
+def migrate_history(verbose: bool = False) -> None:
+    """List the migrations."""
+    runner.history(_settings(), verbose=verbose)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Courses and lessons: the catalog and its content."""

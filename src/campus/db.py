@@ -1,0 +1,120 @@
+"""Database engine, sessions and the declarative base, for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+from campus.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# Execution options for a unit of work that writes (only SQLite reads them).
+WRITE_TRANSACTION: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _install_sqlite_pragmas(
+    engine: AsyncEngine, *, busy_timeout_ms: int, foreign_keys: bool
+) -> None:
+    """WAL, foreign keys and a busy timeout on every SQLite connection.
+
+    pysqlite/aiosqlite begin transactions lazily and break SAVEPOINT; the documented recipe
+    is to switch the driver's own transaction handling off and emit BEGIN ourselves. A unit
+    of work that will write asks for ``BEGIN IMMEDIATE`` (execution option
+    :data:`WRITE_TRANSACTION`), so two writers queue on the busy timeout instead of failing
+    with "database is locked" when a read transaction upgrades to a write; reads stay
+    deferred and run side by side under WAL.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def create_engine(
+    settings: Settings, *, url: str | None = None, foreign_keys: bool = True, **overrides: Any
+) -> AsyncEngine:
+    """The engine for ``settings.database_url`` (or ``url``), tuned per backend."""
+    database_url = url or settings.database_url
+    parsed = make_url(database_url)
+    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
+        if parsed.database in (None, "", ":memory:"):
+            kwargs["poolclass"] = NullPool
+    else:
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=settings.db_pool_pre_ping,
+            pool_recycle=settings.db_pool_recycle_seconds,
+        )
+    kwargs.update(overrides)
+    engine = create_async_engine(database_url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        _install_sqlite_pragmas(
+            engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms, foreign_keys=foreign_keys
+        )
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class Database:
+    """The engine and session factory of one application instance."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings)
+        self.sessionmaker = create_sessionmaker(self.engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work outside a request (CLI, jobs): commit on success, else roll back."""
+        async with self.sessionmaker() as session:
+            try:
+                await session.connection(execution_options=WRITE_TRANSACTION)
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

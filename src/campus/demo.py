@@ -1,0 +1,67 @@
+"""Demo data: a registry of loaders that each domain extends.
+
+A loader is ``async def load(session, ctx) -> None``; it must be idempotent (look up what it
+would create first), because ``campus demo`` runs every loader on every start. Loaders run
+in ``order`` and share ``ctx`` (e.g. the accounts loader puts the demo users there for the
+courses loader). Sign-in details added to ``ctx.sign_ins`` are printed by the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.db import Database
+
+# Modules that register loaders on import, in the order of the dependencies between domains.
+DEMO_MODULES: tuple[str, ...] = ()
+
+
+@dataclass
+class DemoContext:
+    objects: dict[str, Any] = field(default_factory=dict)
+    sign_ins: list[tuple[str, str, str]] = field(default_factory=list)  # role, email, password
+
+
+Loader = Callable[[AsyncSession, DemoContext], Awaitable[None]]
+
+
+@dataclass(order=True)
+class _Entry:
+    order: int
+    name: str
+    loader: Loader = field(compare=False)
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def demo_loader(name: str, *, order: int) -> Callable[[Loader], Loader]:
+    """Register ``fn`` as the demo loader ``name``; lower ``order`` runs first."""
+
+    def decorate(fn: Loader) -> Loader:
+        _REGISTRY[name] = _Entry(order, name, fn)
+        return fn
+
+    return decorate
+
+
+def registered_loaders() -> list[str]:
+    for module in DEMO_MODULES:
+        importlib.import_module(module)
+    return [entry.name for entry in sorted(_REGISTRY.values())]
+
+
+async def load_demo(database: Database) -> DemoContext:
+    """Run every loader in one unit of work; safe to call any number of times."""
+    registered_loaders()
+    ctx = DemoContext()
+    async with database.session() as session:
+        for entry in sorted(_REGISTRY.values()):
+            await entry.loader(session, ctx)
+            await session.flush()
+    return ctx

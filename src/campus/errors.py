@@ -1,0 +1,116 @@
+"""The one error tree of Campus.
+
+Services raise these; ``campus.http.errors`` is the only place that turns them into
+RFC 9457 problem+json (API) or an HTML error page (web pages). Each class carries its HTTP
+status and a stable ``code`` that becomes the end of the problem ``type``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CampusError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad Request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class BadRequest(CampusError):
+    pass
+
+
+class ValidationFailed(CampusError):
+    status = 422
+    code = "validation-error"
+    title = "Unprocessable Content"
+
+    def __init__(
+        self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(detail, **kw)
+        self.errors = errors or []
+
+    @classmethod
+    def field(cls, loc: list[str | int], msg: str, type_: str = "value_error") -> ValidationFailed:
+        """A 422 about one field, in the same shape as a schema validation error."""
+        return cls(msg, errors=[{"loc": loc, "msg": msg, "type": type_}])
+
+
+class Unauthenticated(CampusError):
+    status = 401
+    code = "unauthenticated"
+    title = "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail or "Authentication required.", **kw)
+
+
+class PaymentRequired(CampusError):
+    status = 402
+    code = "payment-required"
+    title = "Payment Required"
+
+
+class Forbidden(CampusError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(CampusError):
+    status = 404
+    code = "not-found"
+    title = "Not Found"
+
+
+class Conflict(CampusError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidState(Conflict):
+    """The request is valid but the object's state does not allow it."""
+
+    code = "invalid-state"
+
+
+class PayloadTooLarge(CampusError):
+    status = 413
+    code = "payload-too-large"
+    title = "Content Too Large"
+
+
+class RateLimited(CampusError):
+    status = 429
+    code = "rate-limited"
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kw: Any) -> None:
+        headers = dict(kw.pop("headers", {}) or {})
+        headers["Retry-After"] = str(max(1, retry_after))
+        super().__init__(detail or "Too many requests; try again later.", headers=headers, **kw)
+        self.retry_after = max(1, retry_after)
+
+
+class ServiceUnavailable(CampusError):
+    status = 503
+    code = "service-unavailable"
+    title = "Service Unavailable"

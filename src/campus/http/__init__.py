@@ -1,0 +1,1 @@
+"""Everything HTTP: dependencies, middleware, the error mapping, templates, router assembly."""

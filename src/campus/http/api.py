@@ -1,0 +1,19 @@
+"""The JSON API: every domain's router under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+API_PREFIX = "/api/v1"
+
+
+def build_api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for domain_router in _domain_routers():
+        router.include_router(domain_router)
+    return router
+
+
+def _domain_routers() -> list[APIRouter]:
+    """Each domain's ``api.router``, imported here so domains stay unaware of each other."""
+    return []

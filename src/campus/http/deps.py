@@ -1,0 +1,72 @@
+"""Shared request dependencies as ``Annotated`` aliases."""
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.config import Settings
+from campus.db import WRITE_TRANSACTION, Database
+from campus.kit.pagination import DEFAULT_LIMIT, PageParams, make_page_params
+
+MAX_ID = 2**31 - 1
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request.
+
+    Declared with ``scope="function"``: the commit runs when the handler returns and *before*
+    the response is sent, so a client never sees a success that was not stored. Any error
+    rolls the whole request back. Services and repositories only flush.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            if request.method not in SAFE_METHODS:
+                await session.connection(execution_options=WRITE_TRANSACTION)
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def IdPath(description: str = "Identifier") -> object:  # noqa: N802 - reads like a type
+    return Path(ge=1, le=MAX_ID, description=description)
+
+
+def page_params(allowed_sorts: Sequence[str], default_sort: str) -> Callable[..., PageParams]:
+    """A dependency parsing ``skip``, ``limit`` and ``sort`` for one list endpoint."""
+    allowed = tuple(allowed_sorts)
+    sort_help = (
+        "Comma-separated fields, `-field` for descending. Allowed: "
+        + ", ".join(f"`{name}`" for name in allowed)
+        + f". Default `{default_sort}`; ties are broken by id."
+    )
+
+    def dependency(
+        skip: Annotated[int, Query(description="Rows to skip (>= 0).")] = 0,
+        limit: Annotated[int, Query(description="Page size, 1..100.")] = DEFAULT_LIMIT,
+        sort: Annotated[str | None, Query(description=sort_help, max_length=200)] = None,
+    ) -> PageParams:
+        return make_page_params(
+            skip=skip, limit=limit, sort=sort, allowed=allowed, default=default_sort
+        )
+
+    return dependency

@@ -1,0 +1,189 @@
+"""The ONLY place where errors become HTTP: RFC 9457 problem+json or an HTML error page."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, Response
+
+from campus.errors import CampusError, ValidationFailed
+from campus.log import get_logger
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+SECRET_FIELDS = frozenset(
+    {"password", "new_password", "current_password", "token", "refresh_token", "access_token"}
+)
+
+logger = get_logger("campus.http")
+
+
+def problem_type(code: str | None) -> str:
+    return PROBLEM_BASE + code if code else "about:blank"
+
+
+def problem_payload(
+    *,
+    status: int,
+    instance: str,
+    detail: str | None = None,
+    code: str | None = None,
+    title: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    try:
+        default_title = http.HTTPStatus(status).phrase
+    except ValueError:
+        default_title = "Error"
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": title or default_title,
+        "status": status,
+        "detail": detail or title or default_title,
+        "instance": instance,
+    }
+    body.update(extra)
+    return body
+
+
+def problem_response(
+    payload: dict[str, Any], *, status: int | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        content=orjson.dumps(payload),
+        status_code=status or int(payload["status"]),
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def wants_html(path: str, accept: str) -> bool:
+    """Browsers on page routes get HTML; ``/api/`` always answers problem+json."""
+    if path.startswith(("/api/", "/health", "/metrics", "/openapi.json")):
+        return False
+    return "text/html" in accept
+
+
+def html_error_response(
+    request: Request, *, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    from campus.http.templates import templates
+
+    try:
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "title": title, "detail": detail, "error": True},
+            status_code=status,
+            headers=headers,
+        )
+    except Exception:  # the error page must never fail itself
+        logger.exception("error_page_failed")
+        return HTMLResponse(f"<h1>{status} {title}</h1>", status_code=status, headers=headers)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    cleaned: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [part for part in err.get("loc", ()) if isinstance(part, str | int)]
+        item: dict[str, Any] = {"loc": loc, "msg": str(err.get("msg", "")), "type": err.get("type")}
+        cleaned.append(item)
+    return cleaned
+
+
+def _render(
+    request: Request,
+    *,
+    status: int,
+    detail: str,
+    code: str | None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    if wants_html(request.url.path, request.headers.get("accept", "")):
+        phrase = title or http.HTTPStatus(status).phrase
+        return html_error_response(
+            request, status=status, title=phrase, detail=detail, headers=headers
+        )
+    payload = problem_payload(
+        status=status,
+        instance=request.url.path,
+        detail=detail,
+        code=code,
+        title=title,
+        **extra,
+    )
+    return problem_response(payload, headers=headers)
+
+
+async def campus_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CampusError)
+    extra = dict(exc.extra)
+    if isinstance(exc, ValidationFailed):
+        extra["errors"] = exc.errors
+    return _render(
+        request,
+        status=exc.status,
+        detail=exc.detail,
+        code=exc.code,
+        title=exc.title,
+        headers=exc.headers,
+        **extra,
+    )
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _clean_validation_errors(exc.errors())
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
+    return _render(
+        request,
+        status=422,
+        detail=f"The request is not valid: {fields}." if fields else "The request is not valid.",
+        code="validation-error",
+        title="Unprocessable Content",
+        errors=errors,
+    )
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    phrase = http.HTTPStatus(status).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    if detail is None:
+        detail = {
+            404: "No such resource.",
+            405: f"Method {request.method} is not allowed here.",
+        }.get(status, phrase)
+    return _render(
+        request,
+        status=status,
+        detail=detail,
+        code=None,
+        title=phrase,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def unexpected_error_payload(instance: str, request_id: str) -> dict[str, Any]:
+    return problem_payload(
+        status=500,
+        instance=instance,
+        code="internal-error",
+        title="Internal Server Error",
+        detail=f"An unexpected error occurred. Request id: {request_id}.",
+        request_id=request_id,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CampusError, campus_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -1,0 +1,1 @@
+"""Domain-free helpers: pagination and sorting, the UTC datetime column type, the clock."""

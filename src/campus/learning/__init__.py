@@ -1,0 +1,1 @@
+"""Learning: enrollment, progress, the learner's cabinet."""

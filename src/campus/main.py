@@ -1,0 +1,94 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from campus import __version__
+from campus.config import Settings, get_settings
+from campus.db import Database
+from campus.http.api import build_api_router
+from campus.http.errors import install_error_handlers
+from campus.http.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from campus.http.pages import build_pages_router
+from campus.http.templates import STATIC_DIR
+from campus.log import configure_logging
+from campus.operations.api import router as operations_router
+from campus.redis import create_redis
+
+DESCRIPTION = """
+Campus is an open-source learning platform: courses made of ordered lessons, enrollment
+and progress, the learner's own task list, chat and notifications.
+
+Errors are RFC 9457 problem details (`application/problem+json`). Lists take `skip`,
+`limit` (1..100) and `sort` (`-field` for descending) and return
+`{items, total, page, page_size, pages}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_production()
+    configure_logging(settings)
+
+    database = Database(settings)
+    redis = create_redis(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.dispose()
+
+    cors_origins = list(settings.cors_origins)
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies),
+        Middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_credentials="*" not in cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-CSRF-Token"],
+            expose_headers=["X-Request-ID", "Link", "Retry-After", "Location"],
+            max_age=600,
+        ),
+        Middleware(GZipMiddleware, minimum_size=1024),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            max_json_depth=settings.max_json_depth,
+        ),
+    ]
+    app = FastAPI(
+        title="Campus",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        middleware=middleware,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.redis = redis
+
+    install_error_handlers(app)
+    app.include_router(operations_router)
+    app.include_router(build_api_router())
+    app.include_router(build_pages_router())
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

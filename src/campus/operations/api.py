@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from campus.http.errors import problem_response, problem_type
+from campus.operations import service
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    redis: str
+
+
+class Liveness(BaseModel):
+    status: str
+
+
+@router.get(
+    "/health/live",
+    response_model=Liveness,
+    summary="Liveness: 200 while the process serves (no dependency is touched)",
+)
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Readiness: database and Redis reachable",
+    responses={503: {"description": "A dependency is down; the body names it."}},
+)
+async def health(request: Request) -> Any:
+    state = request.app.state
+    report = await service.check_health(
+        engine=state.database.engine,
+        redis=state.redis,
+        timeout_seconds=state.settings.health_timeout_seconds,
+    )
+    body: dict[str, str] = {"status": "ok", "database": report.database, "redis": report.redis}
+    if report.healthy:
+        return body
+    failing = ", ".join(report.failing)
+    body.update(
+        status="error",
+        type=problem_type("dependency-unavailable"),
+        title="Service Unavailable",
+        detail=f"Unavailable: {failing}.",
+        instance=request.url.path,
+    )
+    return problem_response(body, status=503)

@@ -1,0 +1,1 @@
+"""Tasks: every learner's own to-do list."""

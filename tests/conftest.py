@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from campus.config import Settings
-from campus.db import Base, create_engine
+from campus.db import Base, create_engine, unit_of_work
 from campus.http.deps import get_session
 from campus.main import create_app
 from campus.migrations import runner
@@ -106,6 +106,10 @@ def settings(database_url: str) -> Settings:
         base_url="http://testserver",
         cors_origins=["https://app.example.com"],
         log_format="console",
+        # Cheap Argon2 in tests; production parameters are covered by bench/ and a unit test.
+        argon2_memory_kib=8 * 1024,
+        argon2_time_cost=1,
+        password_hash_concurrency=4,
     )
 
 
@@ -146,18 +150,16 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
     """The app on the test's transaction: every request's commit is a savepoint release."""
 
     async def session_override(request: Request) -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(
-            bind=connection,
-            join_transaction_mode="create_savepoint",
-            expire_on_commit=False,
-            autoflush=False,
-        ) as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with (
+            AsyncSession(
+                bind=connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+                autoflush=False,
+            ) as session,
+            unit_of_work(session),
+        ):
+            yield session
 
     app.dependency_overrides[get_session] = session_override
     transport = httpx.ASGITransport(app=app)

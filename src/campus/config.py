@@ -54,6 +54,18 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
 
+    # Authentication
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    # Argon2id parameters: OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    # At most this many hashes run at once (worker threads), so a sign-in storm cannot
+    # starve the rest of the API.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

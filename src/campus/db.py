@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from campus.config import Settings
+from campus.errors import CampusError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +97,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit when the block ends, roll back on error (unless the error asks to commit)."""
+    try:
+        yield session
+    except CampusError as exc:
+        if exc.commit_unit_of_work:
+            await session.commit()
+        else:
+            await session.rollback()
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+
+
 class Database:
     """The engine and session factory of one application instance."""
 
@@ -107,14 +126,9 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work outside a request (CLI, jobs): commit on success, else roll back."""
-        async with self.sessionmaker() as session:
-            try:
-                await session.connection(execution_options=WRITE_TRANSACTION)
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with self.sessionmaker() as session, unit_of_work(session):
+            await session.connection(execution_options=WRITE_TRANSACTION)
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

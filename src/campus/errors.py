@@ -14,6 +14,9 @@ class CampusError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad Request"
+    # Most errors roll the unit of work back. A few must keep what was written before they
+    # were raised (e.g. revoking a session on refresh-token reuse): they set this to True.
+    commit_unit_of_work: bool = False
 
     def __init__(
         self,
@@ -29,6 +32,11 @@ class CampusError(Exception):
         self.headers = headers or {}
         self.extra = extra
         super().__init__(self.detail)
+
+    def committing(self) -> CampusError:
+        """Raise this error but still commit what the request wrote before it."""
+        self.commit_unit_of_work = True
+        return self
 
 
 class BadRequest(CampusError):

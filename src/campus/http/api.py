@@ -16,4 +16,6 @@ def build_api_router() -> APIRouter:
 
 def _domain_routers() -> list[APIRouter]:
     """Each domain's ``api.router``, imported here so domains stay unaware of each other."""
-    return []
+    from campus.accounts import api as accounts_api
+
+    return [accounts_api.router]

@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.db import WRITE_TRANSACTION, Database
+from campus.db import WRITE_TRANSACTION, Database, unit_of_work
 from campus.kit.pagination import DEFAULT_LIMIT, PageParams, make_page_params
 
 MAX_ID = 2**31 - 1
@@ -32,15 +32,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     rolls the whole request back. Services and repositories only flush.
     """
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        try:
-            if request.method not in SAFE_METHODS:
-                await session.connection(execution_options=WRITE_TRANSACTION)
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with database.sessionmaker() as session, unit_of_work(session):
+        if request.method not in SAFE_METHODS:
+            await session.connection(execution_options=WRITE_TRANSACTION)
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -1,0 +1,83 @@
+"""Signed JWTs (PyJWT). The algorithm is fixed server-side; every claim is required."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import jwt
+
+from campus.config import Settings
+from campus.errors import Unauthenticated
+from campus.kit.clock import utcnow
+
+TokenType = Literal["access", "refresh"]
+REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "type"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    session_id: str
+    type: TokenType
+    issued_at: datetime
+    expires_at: datetime
+    token_id: str | None = None  # refresh tokens only (rotation)
+
+
+def new_token_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def encode_token(
+    settings: Settings,
+    *,
+    user_id: int,
+    session_id: str,
+    type_: TokenType,
+    lifetime: timedelta,
+    token_id: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    issued = now or utcnow()
+    payload: dict[str, object] = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "type": type_,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + lifetime).timestamp()),
+    }
+    if token_id is not None:
+        payload["jti"] = token_id
+    return jwt.encode(payload, settings.secret_key, algorithm=settings.jwt_algorithm)
+
+
+def decode_token(settings: Settings, token: str, *, expected: TokenType) -> TokenClaims:
+    """Verify signature, algorithm, expiry and type; any failure is a 401."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[settings.jwt_algorithm],
+            options={"require": REQUIRED_CLAIMS},
+        )
+        user_id = int(payload["sub"])
+        session_id = str(payload["sid"])
+        token_type = payload["type"]
+        issued = datetime.fromtimestamp(int(payload["iat"]), tz=utcnow().tzinfo)
+        expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise Unauthenticated("Invalid or expired token.") from exc
+    if token_type != expected:
+        raise Unauthenticated("Invalid or expired token.")
+    jti = payload.get("jti")
+    return TokenClaims(
+        user_id=user_id,
+        session_id=session_id,
+        type=token_type,
+        issued_at=issued,
+        expires_at=expires,
+        token_id=str(jti) if jti is not None else None,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
@@ -20,6 +20,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from campus.errors import ValidationFailed
 
 T = TypeVar("T")
+# Any SELECT, whatever its columns; sort columns may be mapped attributes or expressions.
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+SortColumns: TypeAlias = Mapping[str, Any]
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -124,8 +127,8 @@ class PageResult(Generic[T]):
 
 def order_by_clauses(
     params: PageParams,
-    columns: Mapping[str, ColumnElement[Any]],
-    tie_breaker: ColumnElement[Any],
+    columns: SortColumns,
+    tie_breaker: Any,
 ) -> list[ColumnElement[Any]]:
     """ORDER BY for the requested keys, then the id in the direction of the last key."""
     clauses: list[ColumnElement[Any]] = []
@@ -140,12 +143,12 @@ def order_by_clauses(
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: AnySelect,
     params: PageParams,
     *,
-    sort_columns: Mapping[str, ColumnElement[Any]],
-    tie_breaker: ColumnElement[Any],
-    count_stmt: Select[Any] | None = None,
+    sort_columns: SortColumns,
+    tie_breaker: Any,
+    count_stmt: AnySelect | None = None,
     scalars: bool = True,
 ) -> PageResult[Any]:
     """Run one page of ``stmt`` and its total, both in SQL.

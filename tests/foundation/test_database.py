@@ -88,7 +88,13 @@ def test_sort_parsing_rejects_unknown_fields() -> None:
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "include_object": runner.include_object_for(connection.dialect.name),
+        },
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager, with_expression
 
+from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
-from campus.models.courses import Course, Lesson
+from campus.models.courses import Course, CourseLevel, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus
+
+LIKE_ESCAPE = "\\"
+
+COURSE_SORTS: dict[str, ColumnElement[Any]] = {
+    "created_at": Course.created_at.expression,
+    "title": Course.title.expression,
+    "price_cents": Course.price_cents.expression,
+}
+LESSON_SORTS: dict[str, ColumnElement[Any]] = {"position": Lesson.position.expression}
 
 
 def visible_to(actor: User | None) -> ColumnElement[bool]:
@@ -23,11 +45,125 @@ def visible_to(actor: User | None) -> ColumnElement[bool]:
     return Course.is_published.is_(True)
 
 
+# --- courses ----------------------------------------------------------------------------
+
+
+def lessons_count_expr() -> ColumnElement[int]:
+    return (
+        select(func.count(Lesson.id))
+        .where(Lesson.course_id == Course.id)
+        .correlate(Course)
+        .scalar_subquery()
+    )
+
+
+def students_count_expr() -> ColumnElement[int]:
+    return (
+        select(func.count(Enrollment.id))
+        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .correlate(Course)
+        .scalar_subquery()
+    )
+
+
+def with_stats(stmt: Select[Any]) -> Select[Any]:
+    """Load the teacher (joined) and both counts (correlated subqueries) in ``stmt`` itself."""
+    return stmt.join(Course.teacher).options(
+        contains_eager(Course.teacher),
+        with_expression(Course.lessons_count, lessons_count_expr()),
+        with_expression(Course.students_count, students_count_expr()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CourseFilters:
+    q: str | None = None
+    level: CourseLevel | None = None
+    teacher_id: int | None = None
+    is_free: bool | None = None
+
+
+def _filter_conditions(actor: User | None, filters: CourseFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [visible_to(actor)]
+    if filters.q:
+        pattern = like_contains(fold(filters.q), LIKE_ESCAPE)
+        conditions.append(Course.search_text.like(pattern, escape=LIKE_ESCAPE))
+    if filters.level is not None:
+        conditions.append(Course.level == filters.level)
+    if filters.teacher_id is not None:
+        conditions.append(Course.teacher_id == filters.teacher_id)
+    if filters.is_free is True:
+        conditions.append(Course.price_cents == 0)
+    elif filters.is_free is False:
+        conditions.append(Course.price_cents > 0)
+    return conditions
+
+
+def course_list_statements(
+    actor: User | None, filters: CourseFilters
+) -> tuple[Select[Any], Select[Any]]:
+    """The page statement (courses with teacher and counts) and its cheap count statement."""
+    conditions = _filter_conditions(actor, filters)
+    page = with_stats(select(Course)).where(*conditions)
+    count = select(func.count()).select_from(Course).where(*conditions)
+    return page, count
+
+
 async def get_visible_course(
     session: AsyncSession, actor: User | None, course_id: int
 ) -> Course | None:
     stmt = select(Course).where(Course.id == course_id, visible_to(actor))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_course_with_stats(
+    session: AsyncSession, actor: User | None, course_id: int
+) -> Course | None:
+    """The course with teacher and counts if ``actor`` may see it (refreshed in the session)."""
+    stmt = (
+        with_stats(select(Course))
+        .where(Course.id == course_id, visible_to(actor))
+        .execution_options(populate_existing=True)
+    )
+    course: Course | None = (await session.execute(stmt)).scalar_one_or_none()
+    return course
+
+
+async def lock_course(session: AsyncSession, course_id: int) -> None:
+    """Serialise changes to a course's lessons: ``SELECT ... FOR UPDATE`` on PostgreSQL.
+
+    On SQLite a writing unit of work already holds the database's write lock
+    (``BEGIN IMMEDIATE``) and SQLAlchemy renders no ``FOR UPDATE`` there.
+    """
+    await session.execute(select(Course.id).where(Course.id == course_id).with_for_update())
+
+
+async def slug_exists(session: AsyncSession, slug: str) -> bool:
+    stmt = select(exists().where(Course.slug == slug))
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def slugs_like(session: AsyncSession, base: str) -> set[str]:
+    """Existing slugs equal to ``base`` or ``base-<anything>``."""
+    pattern = base.replace("_", LIKE_ESCAPE + "_").replace("%", LIKE_ESCAPE + "%") + "-%"
+    stmt = select(Course.slug).where(
+        (Course.slug == base) | Course.slug.like(pattern, escape=LIKE_ESCAPE)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def delete_course(session: AsyncSession, course_id: int) -> None:
+    """Delete the course; lessons, enrollments, completions go by ON DELETE CASCADE."""
+    await session.execute(
+        delete(Course).where(Course.id == course_id).execution_options(synchronize_session=False)
+    )
+
+
+# --- lessons ----------------------------------------------------------------------------
+
+
+def lesson_list_statement(course_id: int) -> Select[Any]:
+    return select(Lesson).where(Lesson.course_id == course_id)
 
 
 async def get_lesson_with_course(
@@ -40,6 +176,74 @@ async def get_lesson_with_course(
     stmt = select(Lesson, Course).join(Course, Course.id == Lesson.course_id).where(*conditions)
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None
+
+
+async def get_course_lesson(
+    session: AsyncSession, *, course_id: int, lesson_id: int
+) -> Lesson | None:
+    stmt = select(Lesson).where(Lesson.id == lesson_id, Lesson.course_id == course_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def max_position(session: AsyncSession, course_id: int) -> int:
+    """The highest lesson position of the course (0 when it has none)."""
+    stmt = select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def set_position(session: AsyncSession, lesson_id: int, position: int) -> None:
+    await session.execute(
+        update(Lesson)
+        .where(Lesson.id == lesson_id)
+        .values(position=position)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def shift_positions(
+    session: AsyncSession, *, course_id: int, low: int, high: int, delta: int, offset: int
+) -> None:
+    """Add ``delta`` to the positions ``low..high`` of a course, never tripping the unique key.
+
+    ``UNIQUE (course_id, position)`` is checked row by row (it is not deferrable), so a plain
+    ``position = position + 1`` can collide half-way. The rows first move out of the way by
+    ``offset`` (greater than every position in use), then to their final place.
+    """
+    if low > high:
+        return
+    in_range = and_(Lesson.course_id == course_id, Lesson.position.between(low, high))
+    await session.execute(
+        update(Lesson)
+        .where(in_range)
+        .values(position=Lesson.position + offset)
+        .execution_options(synchronize_session=False)
+    )
+    moved = and_(
+        Lesson.course_id == course_id, Lesson.position.between(low + offset, high + offset)
+    )
+    await session.execute(
+        update(Lesson)
+        .where(moved)
+        .values(position=Lesson.position - offset + delta)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_lesson(session: AsyncSession, lesson_id: int) -> None:
+    """Delete a lesson; its completions go by ON DELETE CASCADE."""
+    await session.execute(
+        delete(Lesson).where(Lesson.id == lesson_id).execution_options(synchronize_session=False)
+    )
+
+
+async def reset_course_completion(session: AsyncSession, course_id: int) -> None:
+    """A new lesson means nobody has finished the course any more."""
+    await session.execute(
+        update(Enrollment)
+        .where(Enrollment.course_id == course_id, Enrollment.completed_at.is_not(None))
+        .values(completed_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) -> bool:

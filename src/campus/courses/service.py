@@ -2,17 +2,177 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from slugify import slugify
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import repository
-from campus.errors import Forbidden, NotFound, Unauthenticated
+from campus.courses.repository import CourseFilters as CourseFilters
+from campus.courses.schemas import (
+    SLUG_MAX,
+    CourseCreate,
+    CoursePatch,
+    LessonCreate,
+    LessonPatch,
+)
+from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from campus.kit.pagination import PageParams, PageResult, paginate
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
+
+# A derived slug keeps room for a "-<n>" suffix within the explicit-slug limit.
+DERIVED_SLUG_MAX = SLUG_MAX - 12
+SLUG_ATTEMPTS = 8
+FALLBACK_SLUG = "course"
 
 
 def can_manage(actor: User | None, course: Course) -> bool:
     """The course's teacher and admins manage a course (edit it, its lessons, its students)."""
     return actor is not None and (actor.role == UserRole.ADMIN or course.teacher_id == actor.id)
+
+
+# --- courses ----------------------------------------------------------------------------
+
+
+async def list_courses(
+    session: AsyncSession, actor: User | None, *, filters: CourseFilters, page: PageParams
+) -> PageResult[Course]:
+    """The catalog page ``actor`` may see, with teacher and counts from the same query."""
+    stmt, count_stmt = repository.course_list_statements(actor, filters)
+    return await paginate(
+        session,
+        stmt,
+        page,
+        sort_columns=repository.COURSE_SORTS,
+        tie_breaker=Course.id.expression,
+        count_stmt=count_stmt,
+    )
+
+
+async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> Course:
+    course = await repository.get_course_with_stats(session, actor, course_id)
+    if course is None:
+        raise NotFound("Course not found.")
+    return course
+
+
+async def _managed_course(session: AsyncSession, actor: User, course_id: int) -> Course:
+    """The course if ``actor`` may change it: invisible -> 404, visible but not theirs -> 403."""
+    course = await repository.get_visible_course(session, actor, course_id)
+    if course is None:
+        raise NotFound("Course not found.")
+    if not can_manage(actor, course):
+        raise Forbidden("Only the course's teacher or an admin may change it.")
+    return course
+
+
+def derive_slug(title: str) -> str:
+    """A readable Latin slug from a title in any script ("Основы Python" -> "osnovy-python")."""
+    slug = slugify(title, max_length=DERIVED_SLUG_MAX, word_boundary=True, save_order=True)
+    return slug or FALLBACK_SLUG
+
+
+def _first_free(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    suffix = re.compile(re.escape(base) + r"-(\d{1,9})")
+    numbers = [int(m.group(1)) for s in taken if (m := suffix.fullmatch(s))]
+    return f"{base}-{max([1, *numbers]) + 1}"
+
+
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(f"The slug {slug!r} is already taken.", code="slug-taken")
+
+
+async def _flush_in_savepoint(session: AsyncSession, course: Course) -> bool:
+    """Flush ``course`` in a savepoint; False when the slug's unique key refused it."""
+    try:
+        async with session.begin_nested():
+            session.add(course)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def create_course(session: AsyncSession, actor: User, *, data: CourseCreate) -> Course:
+    """A new course taught by ``actor``.
+
+    An explicit slug that is taken is a 409. A derived slug that is taken gets the next
+    numeric suffix ("python", "python-2", ...); if a concurrent request takes the same slug
+    first, the insert fails on the unique key inside a savepoint and the next one is tried.
+    """
+    fields = data.model_dump(exclude={"slug"})
+    if data.slug is not None:
+        if await repository.slug_exists(session, data.slug):
+            raise _slug_taken(data.slug)
+        course = Course(**fields, slug=data.slug, teacher_id=actor.id)
+        if not await _flush_in_savepoint(session, course):
+            raise _slug_taken(data.slug)
+    else:
+        base = derive_slug(data.title)
+        for _ in range(SLUG_ATTEMPTS):
+            taken = await repository.slugs_like(session, base)
+            course = Course(**fields, slug=_first_free(base, taken), teacher_id=actor.id)
+            if await _flush_in_savepoint(session, course):
+                break
+        else:
+            raise Conflict("Could not find a free slug; give one explicitly.", code="slug-taken")
+    return await get_course(session, actor, course_id=course.id)
+
+
+async def update_course(
+    session: AsyncSession,
+    actor: User,
+    *,
+    course_id: int,
+    data: CourseCreate | CoursePatch,
+    replace: bool,
+) -> Course:
+    """PUT (``replace``: every field, absent optional ones reset; absent slug kept) or PATCH."""
+    course = await _managed_course(session, actor, course_id)
+    fields: dict[str, Any] = data.model_dump(exclude_unset=not replace)
+    slug = fields.pop("slug", None)
+    if slug is not None and slug != course.slug:
+        if await repository.slug_exists(session, slug):
+            raise _slug_taken(slug)
+        course.slug = slug
+    for name, value in fields.items():
+        setattr(course, name, value)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _slug_taken(course.slug) from None
+    return await get_course(session, actor, course_id=course.id)
+
+
+async def delete_course(session: AsyncSession, actor: User, *, course_id: int) -> None:
+    """Delete a course with its lessons, enrollments and progress (ON DELETE CASCADE)."""
+    course = await _managed_course(session, actor, course_id)
+    await repository.delete_course(session, course.id)
+    session.expunge(course)
+
+
+# --- lessons ----------------------------------------------------------------------------
+
+
+async def list_lessons(
+    session: AsyncSession, actor: User | None, *, course_id: int, page: PageParams
+) -> PageResult[Lesson]:
+    """The course's lessons in order (without content) for anyone who can see the course."""
+    if await repository.get_visible_course(session, actor, course_id) is None:
+        raise NotFound("Course not found.")
+    return await paginate(
+        session,
+        repository.lesson_list_statement(course_id),
+        page,
+        sort_columns=repository.LESSON_SORTS,
+        tie_breaker=Lesson.id.expression,
+    )
 
 
 async def get_readable_lesson(
@@ -37,3 +197,106 @@ async def get_readable_lesson(
     if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
         return lesson
     raise Forbidden("Enroll in this course to read this lesson.", code="enrollment-required")
+
+
+def _position_out_of_range(highest: int) -> ValidationFailed:
+    return ValidationFailed.field(
+        ["body", "position"], f"position must be between 1 and {highest}", "less_than_equal"
+    )
+
+
+async def _managed_lesson(
+    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+) -> Lesson:
+    """A lesson of a course ``actor`` manages, with the course row locked for reordering."""
+    course = await _managed_course(session, actor, course_id)
+    await repository.lock_course(session, course.id)
+    lesson = await repository.get_course_lesson(session, course_id=course.id, lesson_id=lesson_id)
+    if lesson is None:
+        raise NotFound("Lesson not found.")
+    return lesson
+
+
+async def create_lesson(
+    session: AsyncSession, actor: User, *, course_id: int, data: LessonCreate
+) -> Lesson:
+    """Append the lesson, or insert it at ``position`` (1..n+1) moving later ones down.
+
+    The course row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite writers are
+    serialised), so concurrent inserts into one course get distinct positions. Enrolled
+    learners who had finished the course have not finished it any more.
+    """
+    course = await _managed_course(session, actor, course_id)
+    await repository.lock_course(session, course.id)
+    highest = await repository.max_position(session, course.id)
+    position = data.position if data.position is not None else highest + 1
+    if position > highest + 1:
+        raise _position_out_of_range(highest + 1)
+    await repository.shift_positions(
+        session, course_id=course.id, low=position, high=highest, delta=1, offset=highest + 1
+    )
+    lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
+    session.add(lesson)
+    await session.flush()
+    await repository.reset_course_completion(session, course.id)
+    return lesson
+
+
+async def _move(session: AsyncSession, lesson: Lesson, new_position: int) -> None:
+    """Move ``lesson`` to ``new_position`` (1..n), shifting the lessons in between."""
+    highest = await repository.max_position(session, lesson.course_id)
+    if new_position > highest:
+        raise _position_out_of_range(highest)
+    old = lesson.position
+    if new_position == old:
+        return
+    parked = highest + 1
+    await repository.set_position(session, lesson.id, parked)
+    if new_position < old:
+        low, high, delta = new_position, old - 1, 1
+    else:
+        low, high, delta = old + 1, new_position, -1
+    await repository.shift_positions(
+        session, course_id=lesson.course_id, low=low, high=high, delta=delta, offset=parked
+    )
+    await repository.set_position(session, lesson.id, new_position)
+    await session.refresh(lesson)
+
+
+async def update_lesson(
+    session: AsyncSession,
+    actor: User,
+    *,
+    course_id: int,
+    lesson_id: int,
+    data: LessonCreate | LessonPatch,
+    replace: bool,
+) -> Lesson:
+    """PUT (``replace``: absent optional fields reset, absent position kept) or PATCH."""
+    lesson = await _managed_lesson(session, actor, course_id=course_id, lesson_id=lesson_id)
+    fields: dict[str, Any] = data.model_dump(exclude_unset=not replace)
+    position = fields.pop("position", None)
+    if position is not None:
+        await _move(session, lesson, position)
+    for name, value in fields.items():
+        setattr(lesson, name, value)
+    await session.flush()
+    return lesson
+
+
+async def delete_lesson(
+    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+) -> None:
+    """Delete the lesson (its completions go with it) and close the gap in positions."""
+    lesson = await _managed_lesson(session, actor, course_id=course_id, lesson_id=lesson_id)
+    highest = await repository.max_position(session, lesson.course_id)
+    await repository.delete_lesson(session, lesson.id)
+    await repository.shift_positions(
+        session,
+        course_id=lesson.course_id,
+        low=lesson.position + 1,
+        high=highest,
+        delta=-1,
+        offset=highest + 1,
+    )
+    session.expunge(lesson)

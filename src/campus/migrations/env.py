@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import campus.models  # noqa: F401 - registers every table on Base.metadata
 from campus.config import get_settings
 from campus.db import Base, create_engine
+from campus.migrations.runner import include_object_for
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -62,3 +63,22 @@ async def database_revisions(settings: Settings) -> set[str]:
 
 async def is_up_to_date(settings: Settings) -> bool:
     return await database_revisions(settings) == head_revisions()
+
+
+def include_object_for(dialect_name: str) -> Any:
+    """An Alembic ``include_object`` hook that honours ``Index(...).ddl_if(dialect=...)``.
+
+    Alembic's autogenerate ignores ``ddl_if``, so a PostgreSQL-only index (e.g. the trigram
+    index of course search) would look missing on SQLite. This hook leaves such objects out
+    when comparing against another dialect.
+    """
+
+    def include_object(
+        obj: Any, _name: str | None, type_: str, reflected: bool, _compare_to: Any
+    ) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        if type_ == "index" and not reflected and ddl_if is not None and ddl_if.dialect:
+            return bool(ddl_if.dialect == dialect_name)
+        return True
+
+    return include_object

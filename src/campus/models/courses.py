@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -12,10 +13,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from campus.db import Base
+from campus.kit.text import search_document
 from campus.models._columns import created_at_column, str_enum, updated_at_column
 from campus.models.accounts import User
 
@@ -35,6 +38,15 @@ class Course(Base):
         Index("ix_courses_level", "level"),
         Index("ix_courses_price_cents", "price_cents"),
         Index("ix_courses_title", "title"),
+        # Substring search (``q``) on PostgreSQL: a trigram index serves ``LIKE '%...%'``.
+        # SQLite has no such index type and scans; Alembic autogenerate and the drift test
+        # honour ``ddl_if`` through ``campus.migrations.runner.include_object``.
+        Index(
+            "ix_courses_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,10 +61,24 @@ class Course(Base):
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
     # A user who still teaches courses cannot be deleted (RESTRICT): reassign or delete first.
     teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # Case-folded title and description (campus.kit.text.search_document), kept in step by
+    # the mapper events below, so ``q`` is case-insensitive in every script on both databases.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
     teacher: Mapped[User] = relationship(lazy="raise")
+
+    # Filled only by queries that ask for them (campus.courses.repository.with_stats):
+    # counted in SQL in the same statement as the course, never a query per row.
+    lessons_count: Mapped[int | None] = query_expression()
+    students_count: Mapped[int | None] = query_expression()
+
+
+@event.listens_for(Course, "before_insert")
+@event.listens_for(Course, "before_update")
+def _fill_search_text(_mapper: Any, _connection: Any, course: Course) -> None:
+    course.search_text = search_document(course.title, course.description)
 
 
 class Lesson(Base):

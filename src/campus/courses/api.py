@@ -1,0 +1,200 @@
+"""Courses and lessons JSON API (API.md §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from campus.accounts.deps import CurrentUser, OptionalUser, TeacherUser
+from campus.courses import service
+from campus.courses.schemas import (
+    CourseCreate,
+    CourseLevel,
+    CoursePatch,
+    CourseRead,
+    CourseReplace,
+    LessonCreate,
+    LessonPatch,
+    LessonRead,
+    LessonReplace,
+    LessonSummary,
+)
+from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params
+from campus.kit.pagination import Page, PageParams
+
+router = APIRouter(prefix="/courses", tags=["courses"])
+
+CourseId = Annotated[int, IdPath("Course id")]
+LessonId = Annotated[int, IdPath("Lesson id")]
+CoursePage = Annotated[
+    PageParams, Depends(page_params(("created_at", "title", "price_cents"), "-created_at"))
+]
+LessonPage = Annotated[PageParams, Depends(page_params(("position",), "position"))]
+
+Responses = dict[int | str, dict[str, Any]]
+R401: Responses = {401: {"description": "Not authenticated"}}
+R403: Responses = {403: {"description": "Signed in but not allowed"}}
+R404: Responses = {404: {"description": "Not found, or not visible to you"}}
+R409: Responses = {409: {"description": "The slug is already taken"}}
+MANAGE: Responses = {**R401, **R403, **R404}
+
+
+# --- courses ----------------------------------------------------------------------------
+
+
+@router.get("", response_model=Page[CourseRead])
+async def list_courses(
+    session: SessionDep,
+    actor: OptionalUser,
+    page: CoursePage,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description=(
+                "Words in the title or description: case-insensitive in every script "
+                "(Unicode case folding), `%` and `_` match literally."
+            ),
+        ),
+    ] = None,
+    level: CourseLevel | None = None,
+    teacher_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    is_free: Annotated[
+        bool | None, Query(description="true: price 0 only; false: paid only.")
+    ] = None,
+) -> Any:
+    """The catalog. Anonymous users and students see published courses, a teacher also
+    their own drafts, an admin everything."""
+    filters = service.CourseFilters(
+        q=q.strip() if q else None, level=level, teacher_id=teacher_id, is_free=is_free
+    )
+    result = await service.list_courses(session, actor, filters=filters, page=page)
+    return result.envelope()
+
+
+@router.post(
+    "",
+    response_model=CourseRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={**R401, **R403, **R409},
+)
+async def create_course(body: CourseCreate, session: SessionDep, actor: TeacherUser) -> Any:
+    """Create a course (teachers and admins)."""
+    return await service.create_course(session, actor, data=body)
+
+
+@router.get("/{course_id}", response_model=CourseRead, responses=R404)
+async def get_course(course_id: CourseId, session: SessionDep, actor: OptionalUser) -> Any:
+    return await service.get_course(session, actor, course_id=course_id)
+
+
+@router.put("/{course_id}", response_model=CourseRead, responses={**MANAGE, **R409})
+async def replace_course(
+    course_id: CourseId, body: CourseReplace, session: SessionDep, actor: CurrentUser
+) -> Any:
+    """Replace the course (its teacher or an admin). Another teacher or a student who can
+    see the course gets 403; one who cannot, 404."""
+    return await service.update_course(session, actor, course_id=course_id, data=body, replace=True)
+
+
+@router.patch("/{course_id}", response_model=CourseRead, responses={**MANAGE, **R409})
+async def update_course(
+    course_id: CourseId, body: CoursePatch, session: SessionDep, actor: CurrentUser
+) -> Any:
+    """Change the fields given (its teacher or an admin)."""
+    return await service.update_course(
+        session, actor, course_id=course_id, data=body, replace=False
+    )
+
+
+@router.delete("/{course_id}", status_code=status.HTTP_204_NO_CONTENT, responses=MANAGE)
+async def delete_course(course_id: CourseId, session: SessionDep, actor: CurrentUser) -> Response:
+    """Delete the course with its lessons, enrollments, progress and chat."""
+    await service.delete_course(session, actor, course_id=course_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- lessons ----------------------------------------------------------------------------
+
+
+@router.get("/{course_id}/lessons", response_model=Page[LessonSummary], responses=R404)
+async def list_lessons(
+    course_id: CourseId, session: SessionDep, actor: OptionalUser, page: LessonPage
+) -> Any:
+    """The course's lessons ordered by position, without content."""
+    result = await service.list_lessons(session, actor, course_id=course_id, page=page)
+    return result.envelope()
+
+
+@router.post(
+    "/{course_id}/lessons",
+    response_model=LessonRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=MANAGE,
+)
+async def create_lesson(
+    course_id: CourseId, body: LessonCreate, session: SessionDep, actor: CurrentUser
+) -> Any:
+    """Add a lesson: appended without `position`, else inserted at 1..n+1 (later lessons
+    move down). A position outside that range is a 422, never clamped."""
+    return await service.create_lesson(session, actor, course_id=course_id, data=body)
+
+
+@router.get(
+    "/{course_id}/lessons/{lesson_id}",
+    response_model=LessonRead,
+    responses={
+        **R404,
+        401: {"description": "Sign in to read this lesson"},
+        403: {"description": "Problem type `.../enrollment-required`: enroll first"},
+    },
+)
+async def get_lesson(
+    course_id: CourseId, lesson_id: LessonId, session: SessionDep, actor: OptionalUser
+) -> Any:
+    """A lesson with its content: for the course's teacher, admins, enrolled students, and
+    anyone who can see the course when the lesson is a preview."""
+    return await service.get_readable_lesson(
+        session, actor, lesson_id=lesson_id, course_id=course_id
+    )
+
+
+@router.put("/{course_id}/lessons/{lesson_id}", response_model=LessonRead, responses=MANAGE)
+async def replace_lesson(
+    course_id: CourseId,
+    lesson_id: LessonId,
+    body: LessonReplace,
+    session: SessionDep,
+    actor: CurrentUser,
+) -> Any:
+    """Replace the lesson; a given `position` (1..n, else 422) moves it, positions stay
+    1..n without gaps."""
+    return await service.update_lesson(
+        session, actor, course_id=course_id, lesson_id=lesson_id, data=body, replace=True
+    )
+
+
+@router.patch("/{course_id}/lessons/{lesson_id}", response_model=LessonRead, responses=MANAGE)
+async def update_lesson(
+    course_id: CourseId,
+    lesson_id: LessonId,
+    body: LessonPatch,
+    session: SessionDep,
+    actor: CurrentUser,
+) -> Any:
+    """Change the fields given; `position` (1..n, else 422) moves the lesson."""
+    return await service.update_lesson(
+        session, actor, course_id=course_id, lesson_id=lesson_id, data=body, replace=False
+    )
+
+
+@router.delete(
+    "/{course_id}/lessons/{lesson_id}", status_code=status.HTTP_204_NO_CONTENT, responses=MANAGE
+)
+async def delete_lesson(
+    course_id: CourseId, lesson_id: LessonId, session: SessionDep, actor: CurrentUser
+) -> Response:
+    """Delete the lesson and its learners' completions; later lessons move up."""
+    await service.delete_lesson(session, actor, course_id=course_id, lesson_id=lesson_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,6 +11,8 @@ from campus.accounts import service as accounts_service
 from campus.accounts.passwords import get_passwords
 from campus.config import Settings
 from campus.models import User, UserRole
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, EnrollmentStatus
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -51,3 +53,67 @@ async def auth_headers(session: AsyncSession, settings: Settings, user: User) ->
     tokens = await accounts_service.start_session(session, settings, user)
     await session.flush()
     return {"Authorization": f"Bearer {tokens.access_token}"}
+
+
+async def create_course(
+    session: AsyncSession,
+    teacher: User,
+    *,
+    title: str | None = None,
+    is_published: bool = True,
+    price_cents: int = 0,
+    lessons: int = 0,
+    **extra: Any,
+) -> Course:
+    """A course taught by ``teacher`` with ``lessons`` lessons at positions 1..n."""
+    n = next(_counter)
+    course = Course(
+        title=title or f"Course {n}",
+        slug=extra.pop("slug", f"course-{n}-{id(_counter)}"),
+        description=extra.pop("description", f"About course {n}."),
+        teacher_id=teacher.id,
+        is_published=is_published,
+        price_cents=price_cents,
+        **extra,
+    )
+    session.add(course)
+    await session.flush()
+    for position in range(1, lessons + 1):
+        await create_lesson(session, course, position=position)
+    return course
+
+
+async def create_lesson(
+    session: AsyncSession,
+    course: Course,
+    *,
+    position: int,
+    title: str | None = None,
+    is_preview: bool = False,
+    **extra: Any,
+) -> Lesson:
+    lesson = Lesson(
+        course_id=course.id,
+        position=position,
+        title=title or f"Lesson {position}",
+        content=extra.pop("content", f"# Lesson {position}\n\nText."),
+        is_preview=is_preview,
+        **extra,
+    )
+    session.add(lesson)
+    await session.flush()
+    return lesson
+
+
+async def enroll(
+    session: AsyncSession,
+    user: User,
+    course: Course,
+    *,
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE,
+    **extra: Any,
+) -> Enrollment:
+    enrollment = Enrollment(user_id=user.id, course_id=course.id, status=status, **extra)
+    session.add(enrollment)
+    await session.flush()
+    return enrollment

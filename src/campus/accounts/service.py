@@ -543,3 +543,29 @@ async def ensure_admin(
     await end_all_sessions(session, user_id=user.id)
     await session.flush()
     return user, False
+
+
+async def ensure_demo_user(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    role: UserRole,
+) -> User:
+    """The demo user with this email, created (verified, active) if absent; left as is else."""
+    user = await repository.get_user_by_email(session, email)
+    if user is not None:
+        return user
+    user = User(
+        email=email,
+        full_name=full_name,
+        role=role,
+        password_hash=await get_passwords(settings).hash(password),
+        is_active=True,
+        is_verified=True,
+    )
+    session.add(user)
+    await session.flush()
+    return user

@@ -163,6 +163,7 @@ def create_admin(
     from pydantic import ValidationError as PydanticValidationError
 
     from campus.accounts import service
+    from campus.accounts.policy import password_problem
     from campus.db import Database
     from campus.errors import ValidationFailed
 
@@ -172,6 +173,9 @@ def create_admin(
         reason = exc.errors()[0]["msg"] if exc.errors() else "not an email address"
         _fail(f"invalid email: {reason}")
     secret = _read_admin_password(password, password_stdin)
+    problem = password_problem(secret, email=address)
+    if problem is not None:
+        _fail(f"password refused: {problem}")
     if full_name is not None and (not full_name.strip() or len(full_name) > 100):
         _fail("--full-name must be 1..100 characters")
     settings = _settings()

@@ -98,8 +98,10 @@ async def test_smtp_backend_sends_text_and_html(
     assert inbox.envelopes == [("no-reply@campus.example", ["x@example.com"])]
     plain = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert plain is not None and "plain body" in plain.get_content()
-    assert html is not None and "<p>html</p>" in html.get_content()
+    assert plain is not None
+    assert "plain body" in plain.get_content()
+    assert html is not None
+    assert "<p>html</p>" in html.get_content()
 
 
 async def test_register_verify_and_reset_through_smtp(
@@ -117,7 +119,8 @@ async def test_register_verify_and_reset_through_smtp(
     link = inbox.link(address, "/verify-email")
     assert link.startswith("http://campus.example/verify-email?token=")
     html = inbox.messages[0].get_body(preferencelist=("html",))
-    assert html is not None and link in html.get_content()
+    assert html is not None
+    assert link in html.get_content()
     token = link.split("token=")[1]
     assert (
         await client.post("/api/v1/auth/verify-email/confirm", json={"token": token})

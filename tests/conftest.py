@@ -110,6 +110,10 @@ def settings(database_url: str) -> Settings:
         argon2_memory_kib=8 * 1024,
         argon2_time_cost=1,
         password_hash_concurrency=4,
+        # Tests share one client IP; tests of the limits build their own app with them on.
+        rate_limits_enabled=False,
+        # Mail is kept in campus.email.MemoryBackend.outbox (see tests.mail).
+        email_backend="memory",
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -118,6 +119,88 @@ def demo(
             typer.echo(f"  {role:<8} {email:<28} {password}")
     typer.echo("")
     _serve(settings, host=host, port=port, workers=1, reload=False)
+
+
+def _read_admin_password(password: str | None, password_stdin: bool) -> str:
+    if password is not None and password_stdin:
+        _fail("give either --password or --password-stdin, not both")
+    if password_stdin:
+        text = sys.stdin.readline()
+        return text.rstrip("\r\n")
+    if password is not None:
+        return password
+    from_env = os.environ.get("CAMPUS_ADMIN_PASSWORD")
+    if not from_env:
+        _fail("a password is required: --password, --password-stdin or CAMPUS_ADMIN_PASSWORD")
+    return from_env
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"campus: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The admin's email address.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The password (visible in the process list: prefer the others)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    full_name: Annotated[
+        str | None, typer.Option(help="Full name for a new account (1..100 characters).")
+    ] = None,
+) -> None:
+    """Create an admin, or promote, re-activate and re-password an existing user.
+
+    The password comes from --password, --password-stdin or CAMPUS_ADMIN_PASSWORD. Safe to
+    run again.
+    """
+    from pydantic import EmailStr, TypeAdapter
+    from pydantic import ValidationError as PydanticValidationError
+
+    from campus.accounts import service
+    from campus.accounts.policy import password_problem
+    from campus.db import Database
+    from campus.errors import ValidationFailed
+
+    try:
+        address = TypeAdapter(EmailStr).validate_python(email.strip()).lower()
+    except PydanticValidationError as exc:
+        reason = exc.errors()[0]["msg"] if exc.errors() else "not an email address"
+        _fail(f"invalid email: {reason}")
+    secret = _read_admin_password(password, password_stdin)
+    problem = password_problem(secret, email=address)
+    if problem is not None:
+        _fail(f"password refused: {problem}")
+    if full_name is not None and (not full_name.strip() or len(full_name) > 100):
+        _fail("--full-name must be 1..100 characters")
+    settings = _settings()
+    _ensure_schema(settings)
+
+    async def run() -> bool:
+        database = Database(settings)
+        try:
+            async with database.session() as session:
+                _user, created = await service.ensure_admin(
+                    session,
+                    settings,
+                    email=address,
+                    password=secret,
+                    full_name=full_name.strip() if full_name else None,
+                )
+        finally:
+            await database.dispose()
+        return created
+
+    try:
+        created = asyncio.run(run())
+    except ValidationFailed as exc:
+        _fail(f"password refused: {exc.detail}")
+    typer.echo(f"{'Created' if created else 'Updated'} admin {address}.")
 
 
 @migrate_app.callback()

@@ -65,6 +65,25 @@ class Settings(BaseSettings):
     # At most this many hashes run at once (worker threads), so a sign-in storm cannot
     # starve the rest of the API.
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    email_verification_hours: int = Field(default=48, ge=1, le=30 * 24)
+
+    # Rate limits, in the `limits` library's notation ("5/15minutes", "20/minute").
+    rate_limits_enabled: bool = True
+    rate_limit_login_failures: str = "5/15minutes"
+    rate_limit_auth: str = "20/minute"
+    rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
+
+    # Email
+    email_backend: Literal["console", "smtp", "memory"] = "console"
+    email_from: str = "Campus <no-reply@campus.example>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -83,6 +102,17 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("rate_limit_login_failures", "rate_limit_auth")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit in the limits notation: {value!r}") from exc
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -120,6 +150,8 @@ class Settings(BaseSettings):
             problems.append("CAMPUS_CORS_ORIGINS must not contain '*'")
         if self.debug:
             problems.append("CAMPUS_DEBUG must be off")
+        if self.email_backend == "memory":
+            problems.append("CAMPUS_EMAIL_BACKEND=memory keeps mail in memory (tests only)")
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from campus.config import Settings
 from campus.errors import CampusError
+from campus.kit.aftercommit import discard_after_commit, run_after_commit
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -99,20 +100,38 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 @asynccontextmanager
 async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Commit when the block ends, roll back on error (unless the error asks to commit)."""
+    """Commit when the block ends, roll back on error (unless the error asks to commit).
+
+    Callbacks registered with ``campus.kit.aftercommit.after_commit`` run after a successful
+    commit and are dropped on rollback.
+    """
     try:
         yield session
     except CampusError as exc:
         if exc.commit_unit_of_work:
-            await session.commit()
+            await _commit(session)
         else:
-            await session.rollback()
+            await _rollback(session)
         raise
     except BaseException:
-        await session.rollback()
+        await _rollback(session)
         raise
     else:
+        await _commit(session)
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
         await session.commit()
+    except BaseException:
+        discard_after_commit(session)
+        raise
+    run_after_commit(session)
+
+
+async def _rollback(session: AsyncSession) -> None:
+    discard_after_commit(session)
+    await session.rollback()
 
 
 class Database:

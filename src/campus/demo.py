@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.db import Database
 
 # Modules that register loaders on import, in the order of the dependencies between domains.
-DEMO_MODULES: tuple[str, ...] = ("campus.courses.demo",)
+DEMO_MODULES: tuple[str, ...] = ("campus.accounts.demo", "campus.courses.demo")
 
 
 @dataclass

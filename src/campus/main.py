@@ -14,6 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from campus import __version__
 from campus.config import Settings, get_settings
 from campus.db import Database
+from campus.email import wait_for_outgoing
 from campus.http.api import build_api_router
 from campus.http.errors import install_error_handlers
 from campus.http.middleware import (
@@ -25,6 +26,7 @@ from campus.http.pages import build_pages_router
 from campus.http.templates import STATIC_DIR
 from campus.log import configure_logging
 from campus.operations.api import router as operations_router
+from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
 
 DESCRIPTION = """
@@ -44,12 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     database = Database(settings)
     redis = create_redis(settings)
+    rate_limiter = RateLimiter.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await wait_for_outgoing(within=10)
             if redis is not None:
                 await redis.aclose()
             await database.dispose()
@@ -64,7 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials="*" not in cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-CSRF-Token"],
-            expose_headers=["X-Request-ID", "Link", "Retry-After", "Location"],
+            expose_headers=[
+                "X-Request-ID",
+                "Link",
+                "Retry-After",
+                "Location",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
             max_age=600,
         ),
         Middleware(GZipMiddleware, minimum_size=1024),
@@ -85,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.redis = redis
+    app.state.rate_limiter = rate_limiter
 
     install_error_handlers(app)
     app.include_router(operations_router)

@@ -17,20 +17,33 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=F
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-async def get_optional_user(
+async def get_optional_auth(
     session: SessionDep, settings: SettingsDep, token: TokenDep
-) -> User | None:
+) -> service.AuthContext | None:
+    """The user and sign-in session behind the request's bearer token, if any."""
     if not token:
         return None
-    return await service.user_from_access_token(session, settings, token)
+    return await service.auth_from_access_token(session, settings, token)
 
 
-async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
-    if user is None:
+OptionalAuth = Annotated[service.AuthContext | None, Depends(get_optional_auth)]
+
+
+async def get_current_auth(auth: OptionalAuth) -> service.AuthContext:
+    if auth is None:
         raise Unauthenticated()
-    return user
+    return auth
 
 
+async def get_optional_user(auth: OptionalAuth) -> User | None:
+    return auth.user if auth is not None else None
+
+
+async def get_current_user(auth: Annotated[service.AuthContext, Depends(get_current_auth)]) -> User:
+    return auth.user
+
+
+CurrentAuth = Annotated[service.AuthContext, Depends(get_current_auth)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 

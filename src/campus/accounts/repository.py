@@ -3,20 +3,138 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from campus.models.accounts import AuthSession, User
+from campus.models.accounts import (
+    AccountToken,
+    AccountTokenPurpose,
+    AuthSession,
+    User,
+    UserRole,
+)
+from campus.models.courses import Course
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email))
-    return result.scalar_one_or_none()
+async def get_user_by_email(
+    session: AsyncSession, email: str, *, for_update: bool = False
+) -> User | None:
+    stmt = select(User).where(User.email == email)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def users_query(
+    *, role: UserRole | None = None, is_active: bool | None = None, q: str | None = None
+) -> Select[Any]:
+    """Users matching the admin list's filters (``q``: email or name, case-insensitive)."""
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if is_active is not None:
+        stmt = stmt.where(User.is_active.is_(is_active))
+    if q:
+        pattern = f"%{_escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.full_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+# The admin list's sort keys (API.md §2).
+USER_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "created_at": User.created_at.expression,
+    "email": User.email.expression,
+}
+USER_TIE_BREAKER: ColumnElement[Any] = User.id.expression
+
+
+async def lock_active_admin_ids(session: AsyncSession) -> list[int]:
+    """The ids of the active admins, locking their rows until the unit of work ends.
+
+    Two requests that each remove an admin serialize here (PostgreSQL re-checks the
+    condition after the wait, so the second one sees the first one's change). SQLite
+    serializes writers anyway (``BEGIN IMMEDIATE``).
+    """
+    stmt = (
+        select(User.id)
+        .where(User.role == UserRole.ADMIN, User.is_active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def teaches_courses(session: AsyncSession, user_id: int) -> bool:
+    stmt = select(exists().where(Course.teacher_id == user_id))
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def add_account_token(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    purpose: AccountTokenPurpose,
+    token_hash: str,
+    expires_at: datetime,
+) -> AccountToken:
+    token = AccountToken(
+        user_id=user_id, purpose=purpose, token_hash=token_hash, expires_at=expires_at
+    )
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def get_account_token(
+    session: AsyncSession, *, token_hash: str, purpose: AccountTokenPurpose
+) -> AccountToken | None:
+    stmt = select(AccountToken).where(
+        AccountToken.token_hash == token_hash, AccountToken.purpose == purpose
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def consume_account_token(session: AsyncSession, *, token_id: int, now: datetime) -> bool:
+    """Mark the token used; False if it was already used (also by a concurrent request)."""
+    result = await session.execute(
+        update(AccountToken)
+        .where(AccountToken.id == token_id, AccountToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def retire_account_tokens(
+    session: AsyncSession, *, user_id: int, purpose: AccountTokenPurpose, now: datetime
+) -> None:
+    """Make every outstanding token of ``purpose`` for the user unusable."""
+    await session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get_live_session_user(
@@ -59,3 +177,8 @@ async def revoke_sessions(
     if except_session_id is not None:
         stmt = stmt.where(AuthSession.id != except_session_id)
     await session.execute(stmt)
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

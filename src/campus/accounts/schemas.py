@@ -1,14 +1,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, ValidationInfo, field_validator
 
+from campus.accounts.policy import MAX_LENGTH, MIN_LENGTH, password_problem
 from campus.kit.schemas import InputSchema, Schema
 from campus.models.accounts import UserRole
 
-__all__ = ["TokenPair", "UserCreate", "UserRead", "UserRole"]
+__all__ = [
+    "EmailVerifyConfirm",
+    "MeUpdate",
+    "PasswordResetConfirm",
+    "PasswordResetRequest",
+    "TokenPair",
+    "UserCreate",
+    "UserRead",
+    "UserRole",
+    "UserUpdate",
+]
+
+PASSWORD_HELP = (
+    f"{MIN_LENGTH}..{MAX_LENGTH} characters, not your email address, not a common password."
+)
 
 
 def normalize_email(value: str) -> str:
@@ -25,9 +40,30 @@ class UserRead(Schema):
     created_at: datetime
 
 
+def _clean_full_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("full_name must not be blank")
+    return value
+
+
+def _check_password(value: str, email: object = None) -> str:
+    """The policy as a validator. The message never contains the password itself."""
+    problem = password_problem(value, email=email if isinstance(email, str) else None)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _refuse_null(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        raise ValueError(f"{info.field_name} must not be null; leave it out to keep it")
+    return value
+
+
 class UserCreate(InputSchema):
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH, description=PASSWORD_HELP)
     full_name: str = Field(min_length=1, max_length=100)
 
     @field_validator("email", mode="before")
@@ -35,13 +71,81 @@ class UserCreate(InputSchema):
     def _normalize_email(cls, value: object) -> object:
         return normalize_email(value) if isinstance(value, str) else value
 
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str, info: ValidationInfo) -> str:
+        return _check_password(value, info.data.get("email"))
+
     @field_validator("full_name")
     @classmethod
     def _full_name_not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("full_name must not be blank")
-        return value
+        return _clean_full_name(value)
+
+
+class MeUpdate(InputSchema):
+    """PATCH /auth/me: only the fields given change. A new password needs the current one."""
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=100)
+    password: str | None = Field(
+        default=None, min_length=MIN_LENGTH, max_length=MAX_LENGTH, description=PASSWORD_HELP
+    )
+    current_password: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Your current password; required when `password` is given.",
+    )
+
+    _no_null = field_validator("full_name", "password", mode="before")(_refuse_null)
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name_not_blank(cls, value: str) -> str:
+        return _clean_full_name(value)
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return _check_password(value)
+
+
+class UserUpdate(InputSchema):
+    """PATCH /users/{id} (admin): only the fields given change."""
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: UserRole | None = None
+    is_active: bool | None = None
+
+    _no_null = field_validator("full_name", "role", "is_active", mode="before")(_refuse_null)
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name_not_blank(cls, value: str) -> str:
+        return _clean_full_name(value)
+
+
+class PasswordResetRequest(InputSchema):
+    email: EmailStr = Field(max_length=320)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _normalize_email(cls, value: object) -> object:
+        return normalize_email(value) if isinstance(value, str) else value
+
+
+class PasswordResetConfirm(InputSchema):
+    token: str = Field(min_length=1, max_length=512, description="The token from the email.")
+    new_password: str = Field(
+        min_length=MIN_LENGTH, max_length=MAX_LENGTH, description=PASSWORD_HELP
+    )
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return _check_password(value)
+
+
+class EmailVerifyConfirm(InputSchema):
+    token: str = Field(min_length=1, max_length=512, description="The token from the email.")
 
 
 class TokenPair(Schema):

@@ -15,6 +15,7 @@ from campus.kit.clock import utcnow
 
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "type"]
+MAX_USER_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,8 @@ def decode_token(settings: Settings, token: str, *, expected: TokenType) -> Toke
         expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)
     except (jwt.PyJWTError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise Unauthenticated("Invalid or expired token.") from exc
-    if token_type != expected:
+    # Ids outside the columns' ranges would fail in the database, not here: refuse them.
+    if token_type != expected or not 1 <= user_id <= MAX_USER_ID or not 0 < len(session_id) <= 64:
         raise Unauthenticated("Invalid or expired token.")
     jti = payload.get("jti")
     return TokenClaims(

@@ -11,14 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts.passwords import get_passwords
-from campus.config import get_settings
 from campus.demo import DemoContext, demo_loader
-from campus.models.accounts import User, UserRole
+from campus.models.accounts import User
 from campus.models.courses import Course, CourseLevel, Lesson
-
-TEACHER_EMAIL = "teacher@campus.example"
-TEACHER_PASSWORD = "campus-teacher-demo"  # noqa: S105 - published demo credentials
 
 
 @dataclass(frozen=True)
@@ -213,33 +208,10 @@ COURSES: tuple[DemoCourse, ...] = (
 )
 
 
-async def _demo_teacher(session: AsyncSession, ctx: DemoContext) -> User:
-    teacher = ctx.objects.get("teacher")
-    if isinstance(teacher, User):
-        return teacher
-    found = (
-        await session.execute(select(User).where(User.email == TEACHER_EMAIL))
-    ).scalar_one_or_none()
-    if found is None:
-        found = User(
-            email=TEACHER_EMAIL,
-            full_name="Tamara Teacher",
-            role=UserRole.TEACHER,
-            password_hash=await get_passwords(get_settings()).hash(TEACHER_PASSWORD),
-            is_active=True,
-            is_verified=True,
-        )
-        session.add(found)
-        await session.flush()
-        ctx.sign_ins.append(("teacher", TEACHER_EMAIL, TEACHER_PASSWORD))
-    ctx.objects["teacher"] = found
-    return found
-
-
 @demo_loader("courses", order=20)
 async def load(session: AsyncSession, ctx: DemoContext) -> None:
     """The demo teacher's courses; ``ctx.objects["courses"]`` maps slug -> Course."""
-    teacher = await _demo_teacher(session, ctx)
+    teacher: User = ctx.objects["teacher"]  # made by the accounts loader (order 10)
     courses: dict[str, Course] = ctx.objects.setdefault("courses", {})
     for spec in COURSES:
         existing = (

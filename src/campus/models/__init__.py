@@ -1,11 +1,19 @@
 """Every ORM table, one module per aggregate; importing this package registers them all."""
 
-from campus.models.accounts import AuthSession, User, UserRole
+from campus.models.accounts import (
+    AccountToken,
+    AccountTokenPurpose,
+    AuthSession,
+    User,
+    UserRole,
+)
 from campus.models.courses import Course, CourseLevel, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from campus.models.tasks import Task, TaskPriority, TaskStatus
 
 __all__ = [
+    "AccountToken",
+    "AccountTokenPurpose",
     "AuthSession",
     "Course",
     "CourseLevel",

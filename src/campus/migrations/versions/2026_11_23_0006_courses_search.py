@@ -1,7 +1,7 @@
 """courses: case-folded search text, trigram index on PostgreSQL
 
 Revision ID: 0006_courses_search
-Revises: 0004
+Revises: 0005_accounts_tokens
 Create Date: 2026-11-23
 
 ``courses.search_text`` holds the case-folded title and description
@@ -19,7 +19,7 @@ from alembic import op
 from campus.kit.text import search_document
 
 revision: str = "0006_courses_search"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005_accounts_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -56,12 +56,17 @@ def registered_loaders() -> list[str]:
     return [entry.name for entry in sorted(_REGISTRY.values())]
 
 
+async def run_loaders(session: AsyncSession, ctx: DemoContext | None = None) -> DemoContext:
+    """Run every registered loader, in order, in ``session`` (which the caller commits)."""
+    registered_loaders()
+    ctx = ctx or DemoContext()
+    for entry in sorted(_REGISTRY.values()):
+        await entry.loader(session, ctx)
+        await session.flush()
+    return ctx
+
+
 async def load_demo(database: Database) -> DemoContext:
     """Run every loader in one unit of work; safe to call any number of times."""
-    registered_loaders()
-    ctx = DemoContext()
     async with database.session() as session:
-        for entry in sorted(_REGISTRY.values()):
-            await entry.loader(session, ctx)
-            await session.flush()
-    return ctx
+        return await run_loaders(session)

@@ -6,15 +6,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import demo
-from campus.demo import DemoContext, registered_loaders
+from campus.demo import registered_loaders, run_loaders
 from campus.models import Course, Lesson
 
 
 async def test_demo_courses_load_once(session: AsyncSession) -> None:
     assert "courses" in registered_loaders()
-    await demo.load(session, DemoContext())
-    again = DemoContext()
-    await demo.load(session, again)
+    await run_loaders(session)
+    again = await run_loaders(session)
 
     slugs = [spec.slug for spec in demo.COURSES]
     courses = (await session.execute(select(Course).where(Course.slug.in_(slugs)))).scalars().all()

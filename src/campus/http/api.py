@@ -18,5 +18,6 @@ def _domain_routers() -> list[APIRouter]:
     """Each domain's ``api.router``, imported here so domains stay unaware of each other."""
     from campus.accounts import api as accounts_api
     from campus.courses import api as courses_api
+    from campus.learning import api as learning_api
 
-    return [accounts_api.router, courses_api.router]
+    return [accounts_api.router, courses_api.router, learning_api.router]

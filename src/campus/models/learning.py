@@ -7,7 +7,6 @@ from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campus.db import Base
-from campus.kit.types import UTCDateTime
 from campus.models._columns import created_at_column, str_enum
 
 
@@ -31,8 +30,8 @@ class Enrollment(Base):
         str_enum(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE
     )
     enrolled_at: Mapped[datetime] = created_at_column()
-    # Set when the last lesson is completed; cleared when a lesson is un-completed or added.
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The course's completion time is derived, not stored: it is the time of the last lesson
+    # completion while every lesson is completed (see campus.learning.service.Progress).
 
 
 class LessonCompletion(Base):

@@ -38,7 +38,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("enrolled_at", campus.kit.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", campus.kit.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["course_id"],
             ["courses.id"],

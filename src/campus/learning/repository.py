@@ -1,0 +1,136 @@
+"""SQL for enrollments, lesson completions and progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.kit.pagination import AnySelect
+from campus.models.accounts import User
+from campus.models.courses import Lesson
+from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with ON CONFLICT support for the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def insert_enrollment_if_absent(
+    session: AsyncSession, *, user_id: int, course_id: int, now: datetime
+) -> int | None:
+    """Insert an active enrollment; None when one (in any status) already exists."""
+    stmt = (
+        _insert(session, Enrollment)
+        .values(
+            user_id=user_id,
+            course_id=course_id,
+            status=EnrollmentStatus.ACTIVE,
+            enrolled_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
+        .returning(Enrollment.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def reactivate_enrollment(
+    session: AsyncSession, *, user_id: int, course_id: int, now: datetime
+) -> int | None:
+    """Turn a cancelled enrollment active again; None when it is already active."""
+    stmt = (
+        update(Enrollment)
+        .where(
+            Enrollment.user_id == user_id,
+            Enrollment.course_id == course_id,
+            Enrollment.status != EnrollmentStatus.ACTIVE,
+        )
+        .values(status=EnrollmentStatus.ACTIVE, enrolled_at=now)
+        .returning(Enrollment.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_enrollment(
+    session: AsyncSession, *, user_id: int, course_id: int, active_only: bool = True
+) -> Enrollment | None:
+    stmt = select(Enrollment).where(
+        Enrollment.user_id == user_id, Enrollment.course_id == course_id
+    )
+    if active_only:
+        stmt = stmt.where(Enrollment.status == EnrollmentStatus.ACTIVE)
+    return (
+        await session.execute(stmt.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+
+
+async def insert_completion_if_absent(
+    session: AsyncSession, *, user_id: int, lesson_id: int, course_id: int, now: datetime
+) -> None:
+    stmt = (
+        _insert(session, LessonCompletion)
+        .values(user_id=user_id, lesson_id=lesson_id, course_id=course_id, completed_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+    )
+    await session.execute(stmt)
+
+
+async def delete_completion(session: AsyncSession, *, user_id: int, lesson_id: int) -> None:
+    stmt = delete(LessonCompletion).where(
+        LessonCompletion.user_id == user_id, LessonCompletion.lesson_id == lesson_id
+    )
+    await session.execute(stmt)
+
+
+def lessons_total(course_id: Any) -> Any:
+    """Correlatable scalar subquery: the number of lessons of a course."""
+    return select(func.count(Lesson.id)).where(Lesson.course_id == course_id).scalar_subquery()
+
+
+def completions_of(user_id: Any, course_id: Any) -> AnySelect:
+    return select(func.count(LessonCompletion.id), func.max(LessonCompletion.completed_at)).where(
+        LessonCompletion.user_id == user_id, LessonCompletion.course_id == course_id
+    )
+
+
+async def progress_counts(
+    session: AsyncSession, *, user_id: int, course_id: int
+) -> tuple[int, int, datetime | None]:
+    """(completed, total, last completion time) for one learner in one course: one query."""
+    done = completions_of(user_id, course_id).subquery()
+    stmt = select(done.c[0], lessons_total(course_id), done.c[1])
+    completed, total, last = (await session.execute(stmt)).one()
+    return int(completed), int(total), last
+
+
+def students_statement(course_id: int) -> tuple[AnySelect, Any]:
+    """Active students of a course with their completion counts, for one page (no N+1)."""
+    done = (
+        select(
+            LessonCompletion.user_id.label("user_id"),
+            func.count(LessonCompletion.id).label("completed"),
+            func.max(LessonCompletion.completed_at).label("last_completed_at"),
+        )
+        .where(LessonCompletion.course_id == course_id)
+        .group_by(LessonCompletion.user_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            User,
+            Enrollment.enrolled_at,
+            func.coalesce(done.c.completed, 0),
+            done.c.last_completed_at,
+            lessons_total(course_id),
+        )
+        .join(Enrollment, Enrollment.user_id == User.id)
+        .outerjoin(done, done.c.user_id == User.id)
+        .where(Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+    )
+    return stmt, Enrollment.id

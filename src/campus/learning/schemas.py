@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from campus.kit.schemas import Schema
+from campus.models.learning import EnrollmentStatus
+
+__all__ = ["EnrollmentRead", "EnrollmentStatus", "ProgressRead", "StudentRead", "StudentUser"]
+
+
+class EnrollmentRead(Schema):
+    id: int
+    course_id: int
+    user_id: int
+    status: EnrollmentStatus
+    enrolled_at: datetime
+
+
+class ProgressRead(Schema):
+    completed_lessons: int = Field(ge=0)
+    total_lessons: int = Field(ge=0)
+    percent: int = Field(ge=0, le=100, description="Whole percent of lessons completed.")
+    completed_at: datetime | None = Field(
+        description="When the last lesson was completed; null while any lesson is open."
+    )
+
+
+class StudentUser(Schema):
+    id: int
+    email: str
+    full_name: str
+
+
+class StudentRead(Schema):
+    user: StudentUser
+    enrolled_at: datetime
+    progress: ProgressRead

@@ -1,0 +1,167 @@
+"""Learning: enrollment, lesson completion and progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.courses import repository as course_repository
+from campus.courses import service as course_service
+from campus.errors import Forbidden, NotFound, PaymentRequired
+from campus.kit.clock import utcnow
+from campus.kit.pagination import PageParams, PageResult, paginate
+from campus.learning import repository
+from campus.models.accounts import User
+from campus.models.courses import Course
+from campus.models.learning import Enrollment, EnrollmentStatus
+
+CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
+STUDENT_SORTS = ("enrolled_at",)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    completed_lessons: int
+    total_lessons: int
+    completed_at: datetime | None
+
+    @property
+    def percent(self) -> int:
+        if self.total_lessons == 0:
+            return 0
+        return self.completed_lessons * 100 // self.total_lessons
+
+    @classmethod
+    def of(cls, completed: int, total: int, last_completed_at: datetime | None) -> Progress:
+        """The course counts as completed when every lesson is; it happened at the last one."""
+        done = total > 0 and completed >= total
+        return cls(completed, total, last_completed_at if done else None)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentResult:
+    enrollment: Enrollment
+    created: bool
+
+
+async def _published_course(session: AsyncSession, actor: User, course_id: int) -> Course:
+    course = await course_repository.get_visible_course(session, actor, course_id)
+    if course is None or not course.is_published:
+        raise NotFound("Course not found.")
+    return course
+
+
+async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) -> EnrollmentResult:
+    """Enroll ``actor``: created (201) the first time, unchanged (200) after; never twice.
+
+    Uses the database's insert-on-conflict, so concurrent requests make one row.
+    """
+    course = await _published_course(session, actor, course_id)
+    if course.price_cents > 0:
+        existing = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
+        if existing is not None:
+            return EnrollmentResult(existing, created=False)
+        checkout = CHECKOUT_PATH.format(course_id=course.id)
+        raise PaymentRequired(
+            f"This course costs {course.price_cents / 100:.2f} {course.currency}; "
+            f"buy it first with POST {checkout}.",
+            checkout=checkout,
+        )
+    now = utcnow()
+    created_id = await repository.insert_enrollment_if_absent(
+        session, user_id=actor.id, course_id=course.id, now=now
+    )
+    if created_id is None:
+        created_id = await repository.reactivate_enrollment(
+            session, user_id=actor.id, course_id=course.id, now=now
+        )
+    enrollment = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
+    assert enrollment is not None  # inserted, reactivated or already active
+    return EnrollmentResult(enrollment, created=created_id is not None)
+
+
+async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int) -> None:
+    """Leave a course (completions are kept for a later return). Not enrolled: 404."""
+    enrollment = await repository.get_enrollment(session, user_id=actor.id, course_id=course_id)
+    if enrollment is None:
+        raise NotFound("You are not enrolled in this course.")
+    enrollment.status = EnrollmentStatus.CANCELLED
+    await session.flush()
+
+
+async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> Course:
+    course = await _published_course(session, actor, course_id)
+    if await repository.get_enrollment(session, user_id=actor.id, course_id=course.id) is None:
+        raise Forbidden("Enroll in this course first.", code="enrollment-required")
+    return course
+
+
+async def get_progress(session: AsyncSession, actor: User, *, course_id: int) -> Progress:
+    course = await _require_enrollment(session, actor, course_id)
+    return Progress.of(
+        *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
+    )
+
+
+async def complete_lesson(
+    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+) -> Progress:
+    """Mark a lesson done (idempotent). Enrolled learners only; another course's lesson: 404."""
+    course = await _require_enrollment(session, actor, course_id)
+    lesson = await course_service.get_readable_lesson(
+        session, actor, lesson_id=lesson_id, course_id=course.id
+    )
+    await repository.insert_completion_if_absent(
+        session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
+    )
+    return Progress.of(
+        *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
+    )
+
+
+async def uncomplete_lesson(
+    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+) -> Progress:
+    course = await _require_enrollment(session, actor, course_id)
+    lesson = await course_service.get_readable_lesson(
+        session, actor, lesson_id=lesson_id, course_id=course.id
+    )
+    await repository.delete_completion(session, user_id=actor.id, lesson_id=lesson.id)
+    return Progress.of(
+        *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StudentRow:
+    user: User
+    enrolled_at: datetime
+    progress: Progress
+
+
+async def list_students(
+    session: AsyncSession, actor: User, *, course_id: int, params: PageParams
+) -> PageResult[StudentRow]:
+    """The course's active students with their progress: its teacher and admins only."""
+    course = await course_repository.get_visible_course(session, actor, course_id)
+    if course is None:
+        raise NotFound("Course not found.")
+    if not course_service.can_manage(actor, course):
+        raise Forbidden("Only the course's teacher or an admin can see its students.")
+    stmt, tie_breaker = repository.students_statement(course.id)
+    page: PageResult[Any] = await paginate(
+        session,
+        stmt,
+        params,
+        sort_columns={"enrolled_at": Enrollment.enrolled_at},
+        tie_breaker=tie_breaker,
+        scalars=False,
+    )
+    page.items = [
+        StudentRow(user=user, enrolled_at=enrolled_at, progress=Progress.of(done, total, last))
+        for user, enrolled_at, done, last, total in page.items
+    ]
+    return page

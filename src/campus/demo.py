@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.db import Database
 
 # Modules that register loaders on import, in the order of the dependencies between domains.
-DEMO_MODULES: tuple[str, ...] = ("campus.accounts.demo", "campus.courses.demo")
+DEMO_MODULES: tuple[str, ...] = (
+    "campus.accounts.demo",
+    "campus.courses.demo",
+    "campus.learning.demo",
+)
 
 
 @dataclass

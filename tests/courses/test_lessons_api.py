@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -249,14 +248,20 @@ async def test_adding_a_lesson_reopens_finished_enrollments(
     client: httpx.AsyncClient, session: AsyncSession, teacher: Actor, student: Actor
 ) -> None:
     course = await create_course(session, teacher.user)
-    await create_lesson(session, course, position=1)
-    enrollment = await enroll(session, student.user, course, completed_at=datetime.now(UTC))
+    lesson = await create_lesson(session, course, position=1)
+    await enroll(session, student.user, course)
+    session.add(LessonCompletion(user_id=student.user.id, lesson_id=lesson.id, course_id=course.id))
+    await session.flush()
+    progress_url = f"{API}/{course.id}/progress"
+    done = (await client.get(progress_url, headers=student.headers)).json()
+    assert done["completed_at"] is not None
     response = await client.post(
         f"{API}/{course.id}/lessons", json={"title": "More"}, headers=teacher.headers
     )
     assert response.status_code == 201
-    await session.refresh(enrollment)
-    assert enrollment.completed_at is None
+    reopened = (await client.get(progress_url, headers=student.headers)).json()
+    assert reopened["completed_at"] is None
+    assert (reopened["completed_lessons"], reopened["total_lessons"]) == (1, 2)
 
 
 # --- move -------------------------------------------------------------------------------

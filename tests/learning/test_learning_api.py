@@ -316,3 +316,64 @@ async def test_concurrent_completions_make_one_row(
             select(func.count()).where(LessonCompletion.lesson_id == lessons[0].id)
         )
     assert count == 1
+
+
+async def test_cabinet_matches_a_hand_count(
+    client: httpx.AsyncClient, session: AsyncSession, world: dict
+) -> None:
+    h = world["h"]["student"]
+    course, lessons = world["course"], world["lessons"]
+    second, second_lessons = await make_course(session, world["other_teacher"], lessons=4)
+    await client.post(url(course, "/enrollment"), headers=h)
+    await client.post(url(second, "/enrollment"), headers=h)
+    await client.post(url(course, "/enrollment"), headers=world["h"]["other"])
+    for lesson in lessons:
+        await client.put(url(course, f"/lessons/{lesson.id}/completion"), headers=h)
+    await client.put(url(second, f"/lessons/{second_lessons[0].id}/completion"), headers=h)
+    response = await client.get("/api/v1/me/courses", headers=h)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["total"] == 2
+    by_id = {item["course"]["id"]: item for item in page["items"]}
+    first = by_id[course.id]
+    assert first["progress"]["completed_lessons"] == 3
+    assert first["progress"]["percent"] == 100
+    assert first["progress"]["completed_at"] is not None
+    assert first["course"]["students_count"] == 2
+    assert first["course"]["lessons_count"] == 3
+    assert first["course"]["teacher"]["id"] == world["teacher"].id
+    other = by_id[second.id]
+    assert (other["progress"]["completed_lessons"], other["progress"]["total_lessons"]) == (1, 4)
+    assert other["progress"]["percent"] == 25
+    assert other["enrolled_at"]
+    # newest enrollment first by default; title sort and paging work
+    assert [item["course"]["id"] for item in page["items"]] == [second.id, course.id]
+    one = (await client.get("/api/v1/me/courses", params={"limit": 1}, headers=h)).json()
+    assert (one["total"], one["pages"], len(one["items"])) == (2, 2, 1)
+    # leaving a course removes it from the cabinet; other users see only their own
+    await client.delete(url(second, "/enrollment"), headers=h)
+    assert (await client.get("/api/v1/me/courses", headers=h)).json()["total"] == 1
+    others = (await client.get("/api/v1/me/courses", headers=world["h"]["other"])).json()
+    assert [item["course"]["id"] for item in others["items"]] == [course.id]
+    assert (await client.get("/api/v1/me/courses")).status_code == 401
+
+
+async def test_cabinet_statement_count_does_not_grow(
+    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine, world: dict
+) -> None:
+    from tests.sqlcount import count_statements
+
+    student = world["student"]
+    for _ in range(6):
+        course, _ = await make_course(session, world["teacher"], lessons=2)
+        session.add(Enrollment(user_id=student.id, course_id=course.id))
+    await session.flush()
+    counts = []
+    for limit in (2, 6):
+        with count_statements(engine) as log:
+            response = await client.get(
+                "/api/v1/me/courses", params={"limit": limit}, headers=world["h"]["student"]
+            )
+        assert len(response.json()["items"]) == limit
+        counts.append(len(log))
+    assert counts[0] == counts[1]

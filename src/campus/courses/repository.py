@@ -236,16 +236,6 @@ async def delete_lesson(session: AsyncSession, lesson_id: int) -> None:
     )
 
 
-async def reset_course_completion(session: AsyncSession, course_id: int) -> None:
-    """A new lesson means nobody has finished the course any more."""
-    await session.execute(
-        update(Enrollment)
-        .where(Enrollment.course_id == course_id, Enrollment.completed_at.is_not(None))
-        .values(completed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
     stmt = select(
         exists().where(

@@ -238,7 +238,8 @@ async def create_lesson(
     lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
     session.add(lesson)
     await session.flush()
-    await repository.reset_course_completion(session, course.id)
+    # Course completion is derived from the completions (campus.learning.service.Progress),
+    # so a new lesson re-opens the course for everyone without a write here.
     return lesson
 
 

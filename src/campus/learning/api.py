@@ -8,7 +8,7 @@ from campus.accounts.deps import CurrentUser
 from campus.http.deps import IdPath, SessionDep, page_params
 from campus.kit.pagination import Page, PageParams
 from campus.learning import service
-from campus.learning.schemas import EnrollmentRead, ProgressRead, StudentRead
+from campus.learning.schemas import CabinetEntry, EnrollmentRead, ProgressRead, StudentRead
 
 router = APIRouter(tags=["learning"])
 
@@ -17,20 +17,14 @@ LessonId = Annotated[int, IdPath("Lesson id")]
 StudentPageParams = Annotated[
     PageParams, Depends(page_params(service.STUDENT_SORTS, "-enrolled_at"))
 ]
+CabinetPageParams = Annotated[
+    PageParams, Depends(page_params(service.CABINET_SORTS, "-enrolled_at"))
+]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"},
     403: {"description": "Not allowed (`enrollment-required` when not enrolled)"},
     404: {"description": "No such course or lesson, or not visible to you"},
 }
-
-
-def _progress(progress: service.Progress) -> ProgressRead:
-    return ProgressRead(
-        completed_lessons=progress.completed_lessons,
-        total_lessons=progress.total_lessons,
-        percent=progress.percent,
-        completed_at=progress.completed_at,
-    )
 
 
 @router.post(
@@ -65,7 +59,7 @@ async def unenroll(course_id: CourseId, user: CurrentUser, session: SessionDep) 
 
 @router.get("/courses/{course_id}/progress", response_model=ProgressRead, responses=ERRORS)
 async def get_progress(course_id: CourseId, user: CurrentUser, session: SessionDep) -> Any:
-    return _progress(await service.get_progress(session, user, course_id=course_id))
+    return await service.get_progress(session, user, course_id=course_id)
 
 
 @router.put(
@@ -77,10 +71,7 @@ async def complete_lesson(
     course_id: CourseId, lesson_id: LessonId, user: CurrentUser, session: SessionDep
 ) -> Any:
     """Mark a lesson completed (idempotent); returns the course progress."""
-    progress = await service.complete_lesson(
-        session, user, course_id=course_id, lesson_id=lesson_id
-    )
-    return _progress(progress)
+    return await service.complete_lesson(session, user, course_id=course_id, lesson_id=lesson_id)
 
 
 @router.delete(
@@ -92,10 +83,7 @@ async def uncomplete_lesson(
     course_id: CourseId, lesson_id: LessonId, user: CurrentUser, session: SessionDep
 ) -> Any:
     """Mark a lesson not completed (idempotent); returns the course progress."""
-    progress = await service.uncomplete_lesson(
-        session, user, course_id=course_id, lesson_id=lesson_id
-    )
-    return _progress(progress)
+    return await service.uncomplete_lesson(session, user, course_id=course_id, lesson_id=lesson_id)
 
 
 @router.get("/courses/{course_id}/students", response_model=Page[StudentRead], responses=ERRORS)
@@ -104,9 +92,14 @@ async def list_students(
 ) -> Any:
     """The course's students and their progress (its teacher and admins only)."""
     page = await service.list_students(session, user, course_id=course_id, params=params)
-    envelope = page.envelope()
-    envelope["items"] = [
-        StudentRead(user=row.user, enrolled_at=row.enrolled_at, progress=_progress(row.progress))
-        for row in page.items
-    ]
-    return envelope
+    return page.envelope()
+
+
+@router.get(
+    "/me/courses",
+    response_model=Page[CabinetEntry],
+    responses={401: {"description": "Not authenticated"}},
+)
+async def list_my_courses(user: CurrentUser, session: SessionDep, params: CabinetPageParams) -> Any:
+    """The learner's cabinet: each enrolled course, when, and the progress in it."""
+    return (await service.list_my_courses(session, user, params=params)).envelope()

@@ -9,9 +9,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.courses.repository import visible_to, with_stats
 from campus.kit.pagination import AnySelect
 from campus.models.accounts import User
-from campus.models.courses import Lesson
+from campus.models.courses import Course, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 
 
@@ -134,3 +135,45 @@ def students_statement(course_id: int) -> tuple[AnySelect, Any]:
         .where(Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE)
     )
     return stmt, Enrollment.id
+
+
+CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title": Course.title}
+
+
+def cabinet_statements(actor: User) -> tuple[AnySelect, AnySelect]:
+    """The learner's active enrollments in visible courses: page and count statements.
+
+    The page carries the course with its teacher and counts, the enrollment time and the
+    learner's completions in the same statement (no query per row).
+    """
+    done = (
+        select(
+            LessonCompletion.course_id.label("course_id"),
+            func.count(LessonCompletion.id).label("completed"),
+            func.max(LessonCompletion.completed_at).label("last_completed_at"),
+        )
+        .where(LessonCompletion.user_id == actor.id)
+        .group_by(LessonCompletion.course_id)
+        .subquery()
+    )
+    conditions = (
+        Enrollment.user_id == actor.id,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+        visible_to(actor),
+    )
+    page = (
+        with_stats(select(Course))
+        .add_columns(
+            Enrollment.enrolled_at, func.coalesce(done.c.completed, 0), done.c.last_completed_at
+        )
+        .join(Enrollment, Enrollment.course_id == Course.id)
+        .outerjoin(done, done.c.course_id == Course.id)
+        .where(*conditions)
+    )
+    count = (
+        select(func.count())
+        .select_from(Enrollment)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(*conditions)
+    )
+    return page, count

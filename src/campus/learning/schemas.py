@@ -4,10 +4,18 @@ from datetime import datetime
 
 from pydantic import Field
 
+from campus.courses.schemas import CourseRead
 from campus.kit.schemas import Schema
 from campus.models.learning import EnrollmentStatus
 
-__all__ = ["EnrollmentRead", "EnrollmentStatus", "ProgressRead", "StudentRead", "StudentUser"]
+__all__ = [
+    "CabinetEntry",
+    "EnrollmentRead",
+    "EnrollmentStatus",
+    "ProgressRead",
+    "StudentRead",
+    "StudentUser",
+]
 
 
 class EnrollmentRead(Schema):
@@ -35,5 +43,11 @@ class StudentUser(Schema):
 
 class StudentRead(Schema):
     user: StudentUser
+    enrolled_at: datetime
+    progress: ProgressRead
+
+
+class CabinetEntry(Schema):
+    course: CourseRead
     enrolled_at: datetime
     progress: ProgressRead

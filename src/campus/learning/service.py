@@ -165,3 +165,38 @@ async def list_students(
         for user, enrolled_at, done, last, total in page.items
     ]
     return page
+
+
+@dataclass(frozen=True, slots=True)
+class CabinetRow:
+    course: Course
+    enrolled_at: datetime
+    progress: Progress
+
+
+CABINET_SORTS = tuple(repository.CABINET_SORTS)
+
+
+async def list_my_courses(
+    session: AsyncSession, actor: User, *, params: PageParams
+) -> PageResult[CabinetRow]:
+    """The learner's cabinet: enrolled courses, when, and how far along."""
+    stmt, count = repository.cabinet_statements(actor)
+    page: PageResult[Any] = await paginate(
+        session,
+        stmt,
+        params,
+        sort_columns=repository.CABINET_SORTS,
+        tie_breaker=Enrollment.id,
+        count_stmt=count,
+        scalars=False,
+    )
+    page.items = [
+        CabinetRow(
+            course=course,
+            enrolled_at=enrolled_at,
+            progress=Progress.of(done, course.lessons_count or 0, last),
+        )
+        for course, enrolled_at, done, last in page.items
+    ]
+    return page

@@ -59,3 +59,12 @@ def test_redaction_processor() -> None:
     assert out["Authorization"] == REDACTED
     assert out["refresh_token"] == REDACTED
     assert out["event"] == "x"
+
+
+async def test_route_template_has_the_full_prefix(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await client.get("/api/v1/courses/123456/lessons/77")
+    events = [e for e in _events(caplog) if e.get("event") == "request"]
+    assert events[-1]["route"] == "/api/v1/courses/{course_id}/lessons/{lesson_id}"

@@ -44,9 +44,24 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 def _route_template(scope: Scope) -> str:
+    """The matched route's full template, e.g. ``/api/v1/courses/{course_id}``.
+
+    Routes of included routers know only their own part of the path, so the static prefix
+    is recovered from the request path: render the route with its parameters, and what
+    precedes that rendering is the prefix the routers added.
+    """
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "<unmatched>"
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not template:
+        return "<unmatched>"
+    path = str(scope.get("path", ""))
+    try:
+        rendered = template.format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return str(template)
+    if path.endswith(rendered):
+        return path[: len(path) - len(rendered)] + str(template)
+    return str(template)
 
 
 class RequestContextMiddleware:

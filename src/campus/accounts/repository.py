@@ -182,3 +182,22 @@ async def revoke_sessions(
 async def delete_user(session: AsyncSession, user: User) -> None:
     await session.delete(user)
     await session.flush()
+
+
+async def get_live_web_session(
+    session: AsyncSession, *, session_id: str, now: datetime
+) -> tuple[AuthSession, User] | None:
+    """A live web (cookie) session and its active user, in one query."""
+    stmt = (
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.kind == "web",
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            User.is_active.is_(True),
+        )
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None

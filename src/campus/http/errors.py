@@ -9,9 +9,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from campus.errors import CampusError, ValidationFailed
+from campus.errors import CampusError, Forbidden, Unauthenticated, ValidationFailed
 from campus.log import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -21,6 +21,14 @@ SECRET_FIELDS = frozenset(
 )
 
 logger = get_logger("campus.http")
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user: the browser goes to the sign-in page (303)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
 
 
 def problem_type(code: str | None) -> str:
@@ -70,7 +78,13 @@ def wants_html(path: str, accept: str) -> bool:
 
 
 def html_error_response(
-    request: Request, *, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
     from campus.http.templates import templates
 
@@ -78,7 +92,7 @@ def html_error_response(
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "title": title, "detail": detail, "error": True},
+            {"status": status, "title": title, "detail": detail, "error": True, "code": code},
             status_code=status,
             headers=headers,
         )
@@ -109,7 +123,7 @@ def _render(
     if wants_html(request.url.path, request.headers.get("accept", "")):
         phrase = title or http.HTTPStatus(status).phrase
         return html_error_response(
-            request, status=status, title=phrase, detail=detail, headers=headers
+            request, status=status, title=phrase, detail=detail, headers=headers, code=code
         )
     payload = problem_payload(
         status=status,
@@ -122,8 +136,32 @@ def _render(
     return problem_response(payload, headers=headers)
 
 
+def _page_login_location(request: Request) -> str:
+    from campus.http.web import login_url
+
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return login_url(target if request.method in ("GET", "HEAD") else "/")
+
+
+async def login_required_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(exc.location, status_code=303)
+
+
 async def campus_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CampusError)
+    if isinstance(exc, Unauthenticated) and wants_html(
+        request.url.path, request.headers.get("accept", "")
+    ):
+        # A browser on a page: sign in first, then come back here.
+        return RedirectResponse(_page_login_location(request), status_code=303)
+    if isinstance(exc, Forbidden) and exc.code == "csrf-failed":
+        # Page forms only: always the friendly HTML page, whatever the Accept header.
+        return html_error_response(
+            request, status=403, title="Form expired", detail=exc.detail, code=exc.code
+        )
     extra = dict(exc.extra)
     if isinstance(exc, ValidationFailed):
         extra["errors"] = exc.errors
@@ -184,6 +222,7 @@ def unexpected_error_payload(instance: str, request_id: str) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(CampusError, campus_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

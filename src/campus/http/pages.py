@@ -1,18 +1,31 @@
-"""The server-rendered pages: every domain's page router."""
+"""The server-rendered pages: every domain's page router (API.md §10)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Response
 
-from campus.http.templates import templates
+from campus.http.web import WebPage, page_router
 
 
 def build_pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    for domain_router in _domain_routers():
+        router.include_router(domain_router)
+    return router
 
-    @router.get("/", response_class=HTMLResponse)
-    async def home_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "home.html", {})
+
+def _home_router() -> APIRouter:
+    router = page_router()
+
+    @router.get("/")
+    async def home_page(page: WebPage) -> Response:
+        return page.render("home.html")
 
     return router
+
+
+def _domain_routers() -> list[APIRouter]:
+    """Each domain's ``pages.router``, imported here so domains stay unaware of each other."""
+    from campus.accounts import pages as accounts_pages
+
+    return [_home_router(), accounts_pages.router]

@@ -1,0 +1,400 @@
+"""The web-page toolkit: cookie sessions, CSRF, flash messages and rendering.
+
+Pages under ``campus/<domain>/pages.py`` stay thin: they take ``WebPage`` (who is asking,
+how to render), ``PageUser`` / ``page_role(...)`` (who may), parse forms into the same
+schemas as the API and call the same services.
+
+- **Session**: the ``campus_session`` cookie holds an opaque random id of a server-side
+  ``auth_sessions`` row of kind ``web`` (see ``campus.accounts.service``). HttpOnly,
+  SameSite=Lax, Path=/, Secure over HTTPS. The JSON API never reads it (bearer only).
+- **CSRF**: every unsafe request to a page router needs a token (form field ``csrf_token``
+  or header ``X-CSRF-Token``) derived from the browser's session: the web session's
+  ``csrf_secret`` when signed in, else a signed pre-session cookie ``campus_csrf``. Tokens
+  are masked with a fresh random pad on every render (no fixed secret in compressed pages).
+- **Flash**: one message in a signed cookie, set on a redirect and shown by the next page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from campus.accounts import service as accounts_service
+from campus.config import Settings
+from campus.errors import CampusError, Forbidden
+from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep
+from campus.http.errors import LoginRequired
+from campus.http.net import client_ip, is_https
+from campus.http.templates import templates
+from campus.models.accounts import AuthSession, User, UserRole
+
+SESSION_COOKIE = "campus_session"
+PRESESSION_COOKIE = "campus_csrf"
+FLASH_COOKIE = "campus_flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+_PAD_BYTES = 32
+FLASH_KINDS = frozenset({"success", "info", "error"})
+CSRF_FAILED = (
+    "This form has expired or did not come from this site, so it was not sent. "
+    "Go back, reload the page and try again."
+)
+
+
+# --- signing helpers -----------------------------------------------------------------------
+
+
+def _sign(settings: Settings, purpose: str, value: str) -> str:
+    mac = hmac.new(settings.secret_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def _signed(settings: Settings, purpose: str, value: str) -> str:
+    return f"{value}.{_sign(settings, purpose, value)}"
+
+
+def _unsigned(settings: Settings, purpose: str, signed: str | None) -> str | None:
+    if not signed or len(signed) > 4096 or "." not in signed:
+        return None
+    value, _, signature = signed.rpartition(".")
+    if hmac.compare_digest(signature, _sign(settings, purpose, value)):
+        return value
+    return None
+
+
+def _csrf_key(settings: Settings, secret: str) -> bytes:
+    return hmac.new(
+        settings.secret_key.encode(), f"csrf:{secret}".encode(), hashlib.sha256
+    ).digest()
+
+
+def mask_csrf_token(key: bytes) -> str:
+    """A token for ``key``: a fresh random pad and the key XOR the pad (differs every time)."""
+    pad = secrets.token_bytes(_PAD_BYTES)
+    masked = bytes(a ^ b for a, b in zip(pad, key, strict=True))
+    return base64.urlsafe_b64encode(pad + masked).decode().rstrip("=")
+
+
+def csrf_token_matches(key: bytes, token: str | None) -> bool:
+    if not token or len(token) > 200:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return False
+    if len(raw) != 2 * _PAD_BYTES:
+        return False
+    pad, masked = raw[:_PAD_BYTES], raw[_PAD_BYTES:]
+    return hmac.compare_digest(bytes(a ^ b for a, b in zip(pad, masked, strict=True)), key)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to go to after sign-in; anything else (``//evil``, ``https:``) -> default."""
+    if not value or len(value) > 1000 or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def login_url(next_path: str | None) -> str:
+    target = safe_next(next_path, "")
+    return "/login" + (f"?next={quote(target, safe='/')}" if target and target != "/" else "")
+
+
+# --- the per-request page state -----------------------------------------------------------
+
+
+@dataclass
+class _Cookie:
+    name: str
+    value: str | None  # None deletes
+    max_age: int | None = None
+
+
+@dataclass
+class PageState:
+    """What the page dependencies learned about this request (kept on ``request.state``)."""
+
+    settings: Settings
+    user: User | None = None
+    auth_session: AuthSession | None = None
+    csrf_key: bytes = b""
+    cookies: list[_Cookie] = field(default_factory=list)
+    _token: str | None = None
+
+    def csrf_token(self) -> str:
+        if self._token is None:
+            self._token = mask_csrf_token(self.csrf_key)
+        return self._token
+
+
+def page_state(request: Request) -> PageState | None:
+    state = getattr(request.state, "page", None)
+    return state if isinstance(state, PageState) else None
+
+
+async def load_page_state(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> PageState:
+    """Who is asking (from the session cookie) and the CSRF key of this browser."""
+    existing = page_state(request)
+    if existing is not None:
+        return existing
+    state = PageState(settings=settings)
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    found = await accounts_service.user_from_web_session(session, cookie_value=cookie)
+    if found is not None:
+        state.auth_session, state.user = found
+        state.csrf_key = _csrf_key(settings, "session:" + (found[0].csrf_secret or found[0].id))
+    else:
+        if cookie:
+            state.cookies.append(_Cookie(SESSION_COOKIE, None))  # ended or unknown session
+        presession = _unsigned(settings, "presession", request.cookies.get(PRESESSION_COOKIE))
+        if presession is None:
+            presession = secrets.token_urlsafe(24)
+            signed = _signed(settings, "presession", presession)
+            state.cookies.append(_Cookie(PRESESSION_COOKIE, signed))
+        state.csrf_key = _csrf_key(settings, "presession:" + presession)
+    request.state.page = state
+    return state
+
+
+PageStateDep = Annotated[PageState, Depends(load_page_state)]
+
+
+async def csrf_protect(request: Request, state: PageStateDep) -> None:
+    """Every unsafe request to a page router carries a valid CSRF token, else 403."""
+    if request.method in SAFE_METHODS:
+        return
+    token = request.headers.get(CSRF_HEADER)
+    if not token and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    if not csrf_token_matches(state.csrf_key, token):
+        raise Forbidden(CSRF_FAILED, code="csrf-failed")
+
+
+def page_router(**kwargs: Any) -> APIRouter:
+    """A router for HTML pages: hidden from OpenAPI, every unsafe request CSRF-checked."""
+    return APIRouter(
+        include_in_schema=False,
+        default_response_class=HTMLResponse,
+        dependencies=[Depends(csrf_protect)],
+        **kwargs,
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+class WebPageContext:
+    """Render templates and redirect, applying the cookies this request must set."""
+
+    def __init__(self, request: Request, state: PageState) -> None:
+        self.request = request
+        self.state = state
+
+    @property
+    def user(self) -> User | None:
+        return self.state.user
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    @property
+    def client_ip(self) -> str:
+        return client_ip(self.request.scope, self.settings.trusted_proxies)
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.request.headers.get("user-agent")
+
+    @property
+    def session_cookie(self) -> str:
+        return self.request.cookies.get(SESSION_COOKIE, "")
+
+    async def form(self) -> FormData:
+        return await self.request.form()
+
+    def render(
+        self, template: str, context: Mapping[str, Any] | None = None, *, status_code: int = 200
+    ) -> Response:
+        response = templates.TemplateResponse(
+            self.request, template, dict(context or {}), status_code=status_code
+        )
+        if self.request.cookies.get(FLASH_COOKIE):
+            self.state.cookies.append(_Cookie(FLASH_COOKIE, None))
+        response.headers["Cache-Control"] = "no-store"
+        self._apply_cookies(response)
+        return response
+
+    def redirect(self, url: str, *, flash: str | None = None, kind: str = "success") -> Response:
+        """POST/redirect/GET: 303 to ``url`` (a local path), with an optional flash message."""
+        response = RedirectResponse(safe_next(url), status_code=303)
+        if flash:
+            self.flash(flash, kind=kind)
+        self._apply_cookies(response)
+        return response
+
+    def flash(self, text: str, *, kind: str = "success") -> None:
+        payload = json.dumps({"kind": kind if kind in FLASH_KINDS else "info", "text": text[:300]})
+        value = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+        self.state.cookies = [c for c in self.state.cookies if c.name != FLASH_COOKIE]
+        self.state.cookies.append(_Cookie(FLASH_COOKIE, _signed(self.settings, "flash", value)))
+
+    def sign_in(self, web_session: accounts_service.WebSession) -> None:
+        """Set the new session cookie (a new id at every sign-in)."""
+        max_age = int(
+            (
+                web_session.auth_session.expires_at - web_session.auth_session.created_at
+            ).total_seconds()
+        )
+        self.state.cookies.append(_Cookie(SESSION_COOKIE, web_session.cookie_value, max_age))
+
+    def sign_out(self) -> None:
+        self.state.cookies.append(_Cookie(SESSION_COOKIE, None))
+
+    def _apply_cookies(self, response: Response) -> None:
+        secure = is_https(self.request.scope, self.settings.trusted_proxies)
+        seen: dict[str, _Cookie] = {}
+        for cookie in self.state.cookies:
+            seen[cookie.name] = cookie  # the last word on each cookie wins
+        for cookie in seen.values():
+            if cookie.value is None:
+                response.delete_cookie(
+                    cookie.name, path="/", secure=secure, httponly=True, samesite="lax"
+                )
+            else:
+                response.set_cookie(
+                    cookie.name,
+                    cookie.value,
+                    max_age=cookie.max_age,
+                    path="/",
+                    secure=secure,
+                    httponly=True,
+                    samesite="lax",
+                )
+        self.state.cookies.clear()
+
+
+def read_flash(request: Request, settings: Settings) -> dict[str, str] | None:
+    value = _unsigned(settings, "flash", request.cookies.get(FLASH_COOKIE))
+    if value is None:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return None
+    kind = data.get("kind")
+    return {"kind": kind if kind in FLASH_KINDS else "info", "text": data["text"]}
+
+
+async def get_web_page(request: Request, state: PageStateDep) -> WebPageContext:
+    return WebPageContext(request, state)
+
+
+WebPage = Annotated[WebPageContext, Depends(get_web_page)]
+
+
+async def get_optional_page_user(state: PageStateDep) -> User | None:
+    return state.user
+
+
+async def get_page_user(request: Request, state: PageStateDep) -> User:
+    """The signed-in user; an anonymous visitor is sent to ``/login?next=<this page>``."""
+    if state.user is None:
+        target = request.url.path
+        if request.url.query and request.method in SAFE_METHODS:
+            target += "?" + request.url.query
+        raise LoginRequired(login_url(target if request.method in SAFE_METHODS else "/"))
+    return state.user
+
+
+OptionalPageUser = Annotated[User | None, Depends(get_optional_page_user)]
+PageUser = Annotated[User, Depends(get_page_user)]
+
+
+def page_role(*roles: UserRole) -> Callable[..., Coroutine[Any, Any, User]]:
+    """A dependency admitting only signed-in users with one of ``roles`` (others: 403 page)."""
+    allowed = frozenset(roles)
+
+    async def dependency(user: PageUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden("Your account does not have access to this page.")
+        return user
+
+    return dependency
+
+
+TeacherPageUser = Annotated[User, Depends(page_role(UserRole.TEACHER, UserRole.ADMIN))]
+AdminPageUser = Annotated[User, Depends(page_role(UserRole.ADMIN))]
+
+
+# --- forms ----------------------------------------------------------------------------------
+
+
+def form_values(form: FormData, *names: str) -> dict[str, str]:
+    """The text fields ``names`` of a form (missing ones as empty strings)."""
+    values: dict[str, str] = {}
+    for name in names:
+        value = form.get(name)
+        values[name] = value if isinstance(value, str) else ""
+    return values
+
+
+def _pretty(msg: str) -> str:
+    for prefix in ("Value error, ", "value is not a valid email address: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    return msg[:1].upper() + msg[1:] if msg else msg
+
+
+def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
+    """Errors by field name (``__all__`` for the rest), worded for people, never echoing input."""
+    errors: dict[str, str] = {}
+    raw: list[Any] = (
+        list(exc.errors()) if isinstance(exc, ValidationError) else getattr(exc, "errors", [])
+    )
+    for err in raw:
+        names = [part for part in err.get("loc", ()) if isinstance(part, str) and part != "body"]
+        key = names[-1] if names else "__all__"
+        errors.setdefault(key, _pretty(str(err.get("msg", "This value is not valid."))))
+    if not errors and isinstance(exc, CampusError):
+        errors["__all__"] = exc.detail
+    return errors
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """Jinja context processor: the signed-in user, a CSRF token, the flash message."""
+    state = page_state(request)
+    settings: Settings | None = state.settings if state else None
+    if settings is None:
+        settings = getattr(request.app.state, "settings", None)
+    return {
+        "current_user": state.user if state else None,
+        "csrf_token": state.csrf_token() if state and state.csrf_key else "",
+        "flash": read_flash(request, settings) if settings else None,
+        "nav_path": request.url.path,
+    }

@@ -44,7 +44,9 @@ async def test_every_sign_in_gets_a_new_opaque_session_id(
     client.cookies.delete("campus_session")
     await sign_in(client, user.email, DEFAULT_PASSWORD)
     second = client.cookies.get("campus_session")
-    assert first and second and first != second
+    assert first
+    assert second
+    assert first != second
     assert first.count(".") == 0  # opaque: not a JWT nor a signed user id
     assert len(first) >= 40
 
@@ -53,9 +55,7 @@ async def test_session_cookie_is_secure_over_https(
     app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     user = await create_user(session, settings)
-    secure_client = httpx.AsyncClient(
-        transport=client._transport, base_url="https://testserver"
-    )
+    secure_client = httpx.AsyncClient(transport=client._transport, base_url="https://testserver")
     async with secure_client:
         response = await sign_in(secure_client, user.email, DEFAULT_PASSWORD)
     cookie = next(
@@ -127,9 +127,7 @@ async def test_logout_ends_the_server_side_session(
     page = await client.get("/logout", headers=HTML)
     assert page.status_code == 200
     assert 'method="post" action="/logout"' in page.text
-    response = await client.post(
-        "/logout", data={"csrf_token": csrf_from(page.text)}, headers=HTML
-    )
+    response = await client.post("/logout", data={"csrf_token": csrf_from(page.text)}, headers=HTML)
     assert response.status_code == 303
     assert response.headers["location"] == "/"
     # The old cookie value replayed later is dead on the server.
@@ -221,7 +219,9 @@ async def test_disabled_account_cannot_sign_in(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     user = await create_user(session, settings, is_active=False)
-    response = await post_form(client, "/login", {"email": user.email, "password": DEFAULT_PASSWORD})
+    response = await post_form(
+        client, "/login", {"email": user.email, "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 403
     assert "disabled" in response.text
 
@@ -262,7 +262,8 @@ def test_csrf_tokens_are_masked_and_checked() -> None:
     first, second = mask_csrf_token(key), mask_csrf_token(key)
     assert first != second
     assert len(first) >= 16
-    assert csrf_token_matches(key, first) and csrf_token_matches(key, second)
+    assert csrf_token_matches(key, first)
+    assert csrf_token_matches(key, second)
     assert not csrf_token_matches(b"j" * 32, first)
     for bad in (None, "", "abc", "!" * 86, first[:-2]):
         assert not csrf_token_matches(key, bad)
@@ -288,7 +289,9 @@ def test_markdown_never_emits_active_content(source: str) -> None:
 
 
 def test_markdown_renders_the_usual_things() -> None:
-    html = str(render_markdown("# Title\n\n**bold** `code`\n\n```python\nx = 1\n```\n\n[a](https://x.y)"))
+    html = str(
+        render_markdown("# Title\n\n**bold** `code`\n\n```python\nx = 1\n```\n\n[a](https://x.y)")
+    )
     assert "<h1>Title</h1>" in html
     assert "<strong>bold</strong>" in html
     assert '<code class="language-python">' in html
@@ -312,4 +315,4 @@ async def test_pages_send_a_strict_csp_and_no_store(client: httpx.AsyncClient) -
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["cache-control"] == "no-store"
-    assert "<script src=\"/static/campus.js\"" in response.text
+    assert '<script src="/static/campus.js"' in response.text

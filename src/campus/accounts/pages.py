@@ -46,7 +46,7 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
 
 
 @router.get("/login")
-async def login_page(page: WebPage, next: str | None = None) -> Response:  # noqa: A002
+async def login_page(page: WebPage, next: str | None = None) -> Response:
     target = safe_next(next, AFTER_SIGN_IN)
     if page.user is not None:
         return page.redirect(target)
@@ -67,7 +67,11 @@ async def login_submit_page(page: WebPage, session: SessionDep) -> Response:
     except CampusError as exc:
         return page.render(
             "accounts/login.html",
-            {"values": {"email": values["email"]}, "errors": {"__all__": exc.detail}, "next": target},
+            {
+                "values": {"email": values["email"]},
+                "errors": {"__all__": exc.detail},
+                "next": target,
+            },
             status_code=exc.status,
         )
     web_session = await service.start_web_session(

@@ -371,6 +371,26 @@ def _pretty(msg: str) -> str:
     return msg[:1].upper() + msg[1:] if msg else msg
 
 
+def _message(err: Mapping[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err.get("type")
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "This field is required."
+    if kind == "string_too_short":
+        return f"Use at least {ctx.get('min_length')} characters."
+    if kind == "string_too_long":
+        return f"Use at most {ctx.get('max_length')} characters."
+    if kind in ("int_parsing", "int_type"):
+        return "Enter a whole number."
+    if kind == "greater_than_equal":
+        return f"Enter {ctx.get('ge')} or more."
+    if kind == "less_than_equal":
+        return f"Enter {ctx.get('le')} or less."
+    if kind in ("enum", "literal_error"):
+        return "Choose one of the options."
+    return _pretty(str(err.get("msg", "This value is not valid.")))
+
+
 def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
     """Errors by field name (``__all__`` for the rest), worded for people, never echoing input."""
     errors: dict[str, str] = {}
@@ -380,7 +400,7 @@ def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
     for err in raw:
         names = [part for part in err.get("loc", ()) if isinstance(part, str) and part != "body"]
         key = names[-1] if names else "__all__"
-        errors.setdefault(key, _pretty(str(err.get("msg", "This value is not valid."))))
+        errors.setdefault(key, _message(err))
     if not errors and isinstance(exc, CampusError):
         errors["__all__"] = exc.detail
     return errors

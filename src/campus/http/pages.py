@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-
-from campus.http.web import WebPage, page_router
+from fastapi import APIRouter
 
 
 def build_pages_router() -> APIRouter:
@@ -14,18 +12,9 @@ def build_pages_router() -> APIRouter:
     return router
 
 
-def _home_router() -> APIRouter:
-    router = page_router()
-
-    @router.get("/")
-    async def home_page(page: WebPage) -> Response:
-        return page.render("home.html")
-
-    return router
-
-
 def _domain_routers() -> list[APIRouter]:
     """Each domain's ``pages.router``, imported here so domains stay unaware of each other."""
     from campus.accounts import pages as accounts_pages
+    from campus.courses import pages as courses_pages
 
-    return [_home_router(), accounts_pages.router]
+    return [accounts_pages.router, courses_pages.router]

@@ -1,0 +1,473 @@
+"""Course pages: the catalog, a course, a lesson, and the teacher's editor (API.md §10)."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import Query, Response
+from pydantic import ValidationError
+
+from campus.courses import service
+from campus.courses.schemas import CourseCreate, CourseLevel, CoursePatch, LessonCreate, LessonPatch
+from campus.errors import CampusError, Forbidden, Unauthenticated, ValidationFailed
+from campus.http.deps import MAX_ID, IdPath, SessionDep
+from campus.http.web import (
+    OptionalPageUser,
+    TeacherPageUser,
+    WebPage,
+    field_errors,
+    form_values,
+    page_router,
+)
+from campus.kit.pagination import make_page_params
+
+router = page_router()
+
+CATALOG_PAGE_SIZE = 12
+MAX_LESSONS_SHOWN = 100
+LEVELS = [(level.value, level.value.title()) for level in CourseLevel]
+PRICES = [("free", "Free"), ("paid", "Paid")]
+CourseId = Annotated[int, IdPath("Course id")]
+LessonId = Annotated[int, IdPath("Lesson id")]
+
+
+def _page_params(page: int, size: int, sort: str) -> Any:
+    return make_page_params(
+        skip=(page - 1) * size,
+        limit=size,
+        sort=sort,
+        allowed=("created_at", "title", "price_cents", "position"),
+        default=sort,
+    )
+
+
+async def _lessons(session: SessionDep, actor: Any, course_id: int) -> list[Any]:
+    result = await service.list_lessons(
+        session, actor, course_id=course_id, page=_page_params(1, MAX_LESSONS_SHOWN, "position")
+    )
+    return list(result.items)
+
+
+# --- catalog --------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def catalog_page(
+    page: WebPage,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    level: Annotated[str | None, Query(max_length=20)] = None,
+    price: Annotated[str | None, Query(max_length=10)] = None,
+    p: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    chosen_level = _choice(level, {value for value, _ in LEVELS}, "level")
+    chosen_price = _choice(price, {value for value, _ in PRICES}, "price")
+    filters = service.CourseFilters(
+        q=(q or "").strip() or None,
+        level=CourseLevel(chosen_level) if chosen_level else None,
+        is_free={"free": True, "paid": False}.get(chosen_price or ""),
+    )
+    result = await service.list_courses(
+        session, page.user, filters=filters, page=_page_params(p, CATALOG_PAGE_SIZE, "-created_at")
+    )
+    pages = max(1, math.ceil(result.total / CATALOG_PAGE_SIZE))
+    values = {"q": (q or "").strip(), "level": chosen_level or "", "price": chosen_price or ""}
+    return page.render(
+        "courses/catalog.html",
+        {
+            "courses": result.items,
+            "total": result.total,
+            "page_number": p,
+            "pages": pages,
+            "values": values,
+            "levels": LEVELS,
+            "prices": PRICES,
+            "filtered": any(values.values()),
+        },
+    )
+
+
+def _choice(value: str | None, allowed: set[str], name: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise ValidationFailed.field(["query", name], f"Unknown {name} {value[:20]!r}.")
+    return value
+
+
+# --- a course and its lessons ---------------------------------------------------------------
+
+
+@router.get("/courses/{course_id}")
+async def course_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: OptionalPageUser
+) -> Response:
+    course = await service.get_course(session, user, course_id=course_id)
+    lessons = await _lessons(session, user, course_id)
+    return page.render(
+        "courses/course.html",
+        {
+            "course": course,
+            "lessons": lessons,
+            "can_manage": service.can_manage(user, course),
+            "total_minutes": sum(lesson.duration_minutes or 0 for lesson in lessons),
+        },
+    )
+
+
+@router.get("/courses/{course_id}/lessons/{lesson_id}")
+async def lesson_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    user: OptionalPageUser,
+) -> Response:
+    course = await service.get_course(session, user, course_id=course_id)
+    lessons = await _lessons(session, user, course_id)
+    index = next((i for i, item in enumerate(lessons) if item.id == lesson_id), None)
+    context: dict[str, Any] = {
+        "course": course,
+        "lessons": lessons,
+        "summary": lessons[index] if index is not None else None,
+        "previous": lessons[index - 1] if index else None,
+        "next": lessons[index + 1] if index is not None and index + 1 < len(lessons) else None,
+        "can_manage": service.can_manage(user, course),
+    }
+    try:
+        lesson = await service.get_readable_lesson(
+            session, user, lesson_id=lesson_id, course_id=course_id
+        )
+    except (Unauthenticated, Forbidden) as exc:
+        # Locked: a prompt to sign in or enroll, never the content.
+        locked = "sign-in" if isinstance(exc, Unauthenticated) else "enroll"
+        return page.render(
+            "courses/lesson_locked.html",
+            {**context, "locked": locked, "detail": exc.detail},
+            status_code=403,
+        )
+    return page.render("courses/lesson.html", {**context, "lesson": lesson})
+
+
+# --- the teacher's editor -------------------------------------------------------------------
+
+
+COURSE_FIELDS = ("title", "description", "level", "price", "currency", "is_published")
+PRICE_HELP = "Enter a price like 19.99 (0 = free)."
+LESSON_FIELDS = ("title", "summary", "content", "duration_minutes", "is_preview", "position")
+
+
+def _course_data(values: dict[str, str], published: bool) -> tuple[dict[str, Any], str | None]:
+    """The schema input of a course form, and the price error if the price is not money."""
+    data: dict[str, Any] = {
+        "title": values["title"],
+        "description": values["description"],
+        "level": values["level"],
+        "currency": values["currency"].strip() or "USD",
+        "is_published": published,
+        "price_cents": 0,
+    }
+    price = values["price"].strip().replace(",", ".") or "0"
+    try:
+        amount = Decimal(price)
+    except InvalidOperation:
+        return data, PRICE_HELP
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        return data, PRICE_HELP
+    if amount * 100 > MAX_ID:
+        return data, "That price is too high."
+    data["price_cents"] = int(amount * 100)
+    return data, None
+
+
+def _parse_course(
+    schema: type[CourseCreate] | type[CoursePatch], values: dict[str, str], published: bool
+) -> Any:
+    data, price_error = _course_data(values, published)
+    try:
+        parsed = schema.model_validate(data)
+    except ValidationError as exc:
+        errors = _course_errors(exc)
+        if price_error:
+            errors["price"] = price_error
+        raise FormInvalid(errors) from None
+    if price_error:
+        raise FormInvalid({"price": price_error})
+    return parsed
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("form invalid")
+        self.errors = errors
+
+
+def _course_errors(exc: ValidationError | CampusError) -> dict[str, str]:
+    errors = field_errors(exc)
+    if "price_cents" in errors:
+        errors["price"] = errors.pop("price_cents")
+    if isinstance(exc, CampusError) and exc.code == "slug-taken":
+        errors["title"] = "A course with this title already exists; choose another title."
+    return errors
+
+
+def _course_form_values(course: Any) -> dict[str, Any]:
+    return {
+        "title": course.title,
+        "description": course.description,
+        "level": course.level.value,
+        "price": f"{course.price_cents / 100:.2f}" if course.price_cents else "0",
+        "currency": course.currency,
+        "is_published": course.is_published,
+    }
+
+
+@router.get("/teach")
+async def teach_page(page: WebPage, session: SessionDep, user: TeacherPageUser) -> Response:
+    # A teacher edits their own courses; an admin may edit every course.
+    filters = service.CourseFilters(teacher_id=None if user.role == "admin" else user.id)
+    result = await service.list_courses(
+        session, user, filters=filters, page=_page_params(1, 100, "-created_at")
+    )
+    return page.render("courses/teach.html", {"courses": result.items, "total": result.total})
+
+
+@router.get("/teach/courses/new")
+async def new_course_page(page: WebPage, user: TeacherPageUser) -> Response:
+    values = {"level": "beginner", "price": "0", "currency": "USD"}
+    return page.render(
+        "courses/course_form.html", {"values": values, "errors": {}, "levels": LEVELS}
+    )
+
+
+@router.post("/teach/courses/new")
+async def create_course_page(page: WebPage, session: SessionDep, user: TeacherPageUser) -> Response:
+    form = await page.form()
+    values = form_values(form, *COURSE_FIELDS)
+    published = values["is_published"] == "on"
+    try:
+        data = _parse_course(CourseCreate, values, published)
+        course = await service.create_course(session, user, data=data)
+    except (FormInvalid, CampusError) as exc:
+        errors = exc.errors if isinstance(exc, FormInvalid) else _course_errors(exc)
+        return page.render(
+            "courses/course_form.html",
+            {"values": {**values, "is_published": published}, "errors": errors, "levels": LEVELS},
+            status_code=exc.status if isinstance(exc, CampusError) else 422,
+        )
+    return page.redirect(f"/teach/courses/{course.id}", flash=f"Course “{course.title}” created.")
+
+
+@router.get("/teach/courses/{course_id}")
+async def edit_course_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    course = await _managed(session, user, course_id)
+    lessons = await _lessons(session, user, course_id)
+    return page.render(
+        "courses/course_edit.html",
+        {
+            "course": course,
+            "lessons": lessons,
+            "values": _course_form_values(course),
+            "errors": {},
+            "levels": LEVELS,
+        },
+    )
+
+
+async def _managed(session: SessionDep, user: Any, course_id: int) -> Any:
+    course = await service.get_course(session, user, course_id=course_id)
+    if not service.can_manage(user, course):
+        raise Forbidden("Only the course's teacher or an admin may change it.")
+    return course
+
+
+@router.post("/teach/courses/{course_id}")
+async def update_course_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    form = await page.form()
+    values = form_values(form, *COURSE_FIELDS)
+    published = values["is_published"] == "on"
+    try:
+        data = _parse_course(CoursePatch, values, published)
+        course = await service.update_course(
+            session, user, course_id=course_id, data=data, replace=False
+        )
+    except (FormInvalid, ValidationFailed) as exc:
+        errors = exc.errors if isinstance(exc, FormInvalid) else _course_errors(exc)
+        course = await _managed(session, user, course_id)
+        return page.render(
+            "courses/course_edit.html",
+            {
+                "course": course,
+                "lessons": await _lessons(session, user, course_id),
+                "values": {**values, "is_published": published},
+                "errors": errors,
+                "levels": LEVELS,
+            },
+            status_code=422,
+        )
+    return page.redirect(f"/teach/courses/{course.id}", flash="Course saved.")
+
+
+@router.post("/teach/courses/{course_id}/publish")
+async def publish_course_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    form = await page.form()
+    publish = form.get("publish") == "on"
+    course = await service.update_course(
+        session, user, course_id=course_id, data=CoursePatch(is_published=publish), replace=False
+    )
+    text = "published: it is in the catalog now" if publish else "back to draft"
+    return page.redirect(f"/teach/courses/{course.id}", flash=f"“{course.title}” is {text}.")
+
+
+@router.post("/teach/courses/{course_id}/delete")
+async def delete_course_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    await service.delete_course(session, user, course_id=course_id)
+    return page.redirect("/teach", flash="Course deleted.", kind="info")
+
+
+def _lesson_data(values: dict[str, str], *, with_position: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "title": values["title"],
+        "summary": values["summary"].strip() or None,
+        "content": values["content"],
+        "is_preview": values["is_preview"] == "on",
+        "duration_minutes": values["duration_minutes"].strip() or None,
+    }
+    if with_position and values["position"].strip():
+        data["position"] = values["position"].strip()
+    return data
+
+
+@router.get("/teach/courses/{course_id}/lessons/new")
+async def new_lesson_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    course = await _managed(session, user, course_id)
+    return page.render(
+        "courses/lesson_form.html", {"course": course, "lesson": None, "values": {}, "errors": {}}
+    )
+
+
+@router.post("/teach/courses/{course_id}/lessons/new")
+async def create_lesson_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+) -> Response:
+    values = form_values(await page.form(), *LESSON_FIELDS)
+    try:
+        data = LessonCreate.model_validate(_lesson_data(values, with_position=True))
+        lesson = await service.create_lesson(session, user, course_id=course_id, data=data)
+    except (ValidationError, ValidationFailed) as exc:
+        course = await _managed(session, user, course_id)
+        return page.render(
+            "courses/lesson_form.html",
+            {"course": course, "lesson": None, "values": values, "errors": field_errors(exc)},
+            status_code=422,
+        )
+    return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” added.")
+
+
+@router.get("/teach/courses/{course_id}/lessons/{lesson_id}")
+async def edit_lesson_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    user: TeacherPageUser,
+) -> Response:
+    course = await _managed(session, user, course_id)
+    lesson = await service.get_readable_lesson(
+        session, user, lesson_id=lesson_id, course_id=course_id
+    )
+    values = {
+        "title": lesson.title,
+        "summary": lesson.summary or "",
+        "content": lesson.content,
+        "duration_minutes": "" if lesson.duration_minutes is None else lesson.duration_minutes,
+        "is_preview": lesson.is_preview,
+        "position": lesson.position,
+    }
+    return page.render(
+        "courses/lesson_form.html",
+        {"course": course, "lesson": lesson, "values": values, "errors": {}},
+    )
+
+
+@router.post("/teach/courses/{course_id}/lessons/{lesson_id}")
+async def update_lesson_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    user: TeacherPageUser,
+) -> Response:
+    values = form_values(await page.form(), *LESSON_FIELDS)
+    try:
+        data = LessonPatch.model_validate(_lesson_data(values, with_position=True))
+        lesson = await service.update_lesson(
+            session, user, course_id=course_id, lesson_id=lesson_id, data=data, replace=False
+        )
+    except (ValidationError, ValidationFailed) as exc:
+        course = await _managed(session, user, course_id)
+        lesson = await service.get_readable_lesson(
+            session, user, lesson_id=lesson_id, course_id=course_id
+        )
+        return page.render(
+            "courses/lesson_form.html",
+            {"course": course, "lesson": lesson, "values": values, "errors": field_errors(exc)},
+            status_code=422,
+        )
+    return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” saved.")
+
+
+@router.post("/teach/courses/{course_id}/lessons/{lesson_id}/move")
+async def move_lesson_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    user: TeacherPageUser,
+) -> Response:
+    form = await page.form()
+    raw = form.get("position")
+    try:
+        position = int(raw) if isinstance(raw, str) else 0
+    except ValueError:
+        position = 0
+    if not 1 <= position <= MAX_ID:
+        raise ValidationFailed.field(["position"], "Choose a place in the course.")
+    lesson = await service.update_lesson(
+        session,
+        user,
+        course_id=course_id,
+        lesson_id=lesson_id,
+        data=LessonPatch(position=position),
+        replace=False,
+    )
+    return page.redirect(
+        f"/teach/courses/{course_id}#lessons",
+        flash=f"“{lesson.title}” is now lesson {lesson.position}.",
+    )
+
+
+@router.post("/teach/courses/{course_id}/lessons/{lesson_id}/delete")
+async def delete_lesson_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    user: TeacherPageUser,
+) -> Response:
+    await service.delete_lesson(session, user, course_id=course_id, lesson_id=lesson_id)
+    return page.redirect(
+        f"/teach/courses/{course_id}#lessons", flash="Lesson deleted.", kind="info"
+    )

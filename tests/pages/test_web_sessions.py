@@ -316,3 +316,35 @@ async def test_pages_send_a_strict_csp_and_no_store(client: httpx.AsyncClient) -
     assert "unsafe-inline" not in csp
     assert response.headers["cache-control"] == "no-store"
     assert '<script src="/static/campus.js"' in response.text
+
+
+async def test_admin_users_page_changes_roles_and_deactivates(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    admin = await create_user(session, settings, role="admin", full_name="Ada Admin")
+    student = await create_user(session, settings, full_name="Sam Student")
+    await sign_in(client, student.email, DEFAULT_PASSWORD)
+    assert (await client.get("/admin/users", headers=HTML)).status_code == 403
+    client.cookies.clear()
+    assert (await client.get("/admin/users", headers=HTML)).status_code == 303
+    await sign_in(client, admin.email, DEFAULT_PASSWORD)
+    listing = await client.get("/admin/users?q=sam", headers=HTML)
+    assert "Sam Student" in listing.text
+    assert "<strong>Ada Admin</strong>" not in listing.text
+    promoted = await post_form(
+        client, f"/admin/users/{student.id}", {"role": "teacher"}, from_page="/admin/users"
+    )
+    assert promoted.status_code == 303
+    await session.refresh(student)
+    assert student.role == "teacher"
+    last_admin = await post_form(
+        client, f"/admin/users/{admin.id}", {"role": "student"}, from_page="/admin/users"
+    )
+    assert last_admin.status_code == 303
+    assert "last active admin" in (await client.get("/admin/users", headers=HTML)).text
+    off = await post_form(
+        client, f"/admin/users/{student.id}", {"is_active": "false"}, from_page="/admin/users"
+    )
+    assert off.status_code == 303
+    await session.refresh(student)
+    assert student.is_active is False

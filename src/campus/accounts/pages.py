@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+import math
+from typing import Annotated
+
+from fastapi import Query, Response
 from pydantic import ValidationError
 
 from campus.accounts import service
-from campus.accounts.schemas import UserCreate
-from campus.errors import CampusError, Unauthenticated
-from campus.http.deps import SessionDep
-from campus.http.web import WebPage, field_errors, form_values, page_router, safe_next
+from campus.accounts.schemas import UserCreate, UserRole, UserUpdate
+from campus.errors import CampusError, Conflict, Unauthenticated, ValidationFailed
+from campus.http.deps import IdPath, SessionDep
+from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
+from campus.http.web import (
+    AdminPageUser,
+    WebPage,
+    field_errors,
+    form_values,
+    page_router,
+    safe_next,
+)
+from campus.kit.pagination import make_page_params
 
 router = page_router()
 
@@ -23,7 +35,7 @@ async def register_page(page: WebPage) -> Response:
     return page.render("accounts/register.html", {"values": {}, "errors": {}})
 
 
-@router.post("/register")
+@router.post("/register", dependencies=[AUTH_RATE_LIMIT])
 async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     values = form_values(await page.form(), "email", "full_name", "password")
     try:
@@ -54,7 +66,10 @@ async def login_page(page: WebPage, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-async def login_submit_page(page: WebPage, session: SessionDep) -> Response:
+async def login_submit_page(
+    page: WebPage, session: SessionDep, limiter: RateLimiterDep, ip: ClientIP
+) -> Response:
+    """Sign in; failed attempts are limited per email and per IP, as on the API."""
     form = await page.form()
     values = form_values(form, "email", "password", "next")
     target = safe_next(values["next"], AFTER_SIGN_IN)
@@ -62,7 +77,12 @@ async def login_submit_page(page: WebPage, session: SessionDep) -> Response:
         if not values["email"].strip() or not values["password"]:
             raise Unauthenticated(service.INVALID_CREDENTIALS)
         user = await service.authenticate_password(
-            session, page.settings, email=values["email"][:320], password=values["password"][:1024]
+            session,
+            page.settings,
+            email=values["email"][:320],
+            password=values["password"][:1024],
+            limiter=limiter,
+            ip=ip,
         )
     except CampusError as exc:
         return page.render(
@@ -73,9 +93,10 @@ async def login_submit_page(page: WebPage, session: SessionDep) -> Response:
                 "next": target,
             },
             status_code=exc.status,
+            headers=exc.headers,
         )
     web_session = await service.start_web_session(
-        session, page.settings, user, user_agent=page.user_agent, ip=page.client_ip
+        session, page.settings, user, user_agent=page.user_agent, ip=ip
     )
     page.sign_in(web_session)
     return page.redirect(target, flash=f"Signed in as {user.full_name}.")
@@ -93,3 +114,74 @@ async def logout_submit_page(page: WebPage, session: SessionDep) -> Response:
     await service.end_web_session(session, cookie_value=page.session_cookie)
     page.sign_out()
     return page.redirect("/", flash="You are signed out.", kind="info")
+
+
+# --- admin: users ---------------------------------------------------------------------------
+
+USERS_PAGE_SIZE = 25
+ROLES = [(role.value, role.value.title()) for role in UserRole]
+
+
+@router.get("/admin/users")
+async def admin_users_page(
+    page: WebPage,
+    session: SessionDep,
+    admin: AdminPageUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    role: Annotated[str | None, Query(max_length=20)] = None,
+    p: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    chosen = role if role in {value for value, _ in ROLES} else None
+    if role and chosen is None:
+        raise ValidationFailed.field(["query", "role"], "Unknown role.")
+    params = make_page_params(
+        skip=(p - 1) * USERS_PAGE_SIZE,
+        limit=USERS_PAGE_SIZE,
+        sort="-created_at",
+        allowed=("created_at", "email"),
+        default="-created_at",
+    )
+    result = await service.list_users(
+        session,
+        admin,
+        params=params,
+        role=UserRole(chosen) if chosen else None,
+        q=(q or "").strip() or None,
+    )
+    return page.render(
+        "accounts/admin_users.html",
+        {
+            "users": result.items,
+            "total": result.total,
+            "page_number": p,
+            "pages": max(1, math.ceil(result.total / USERS_PAGE_SIZE)),
+            "values": {"q": (q or "").strip(), "role": chosen or ""},
+            "roles": ROLES,
+        },
+    )
+
+
+@router.post("/admin/users/{user_id}")
+async def admin_update_user_page(
+    page: WebPage,
+    session: SessionDep,
+    admin: AdminPageUser,
+    user_id: Annotated[int, IdPath("User id")],
+) -> Response:
+    """Change a user's role or active flag (the same rules as PATCH /api/v1/users/{id})."""
+    form = await page.form()
+    changes: dict[str, object] = {}
+    if isinstance(role := form.get("role"), str) and role:
+        changes["role"] = role
+    if isinstance(active := form.get("is_active"), str) and active in ("true", "false"):
+        changes["is_active"] = active == "true"
+    back = safe_next(str(form.get("back") or ""), "/admin/users")
+    try:
+        data = UserUpdate.model_validate(changes)
+        user = await service.update_user(session, admin, user_id=user_id, data=data)
+    except ValidationError:
+        return page.redirect(back, flash="Choose a valid role.", kind="error")
+    except Conflict as exc:
+        return page.redirect(back, flash=exc.detail, kind="error")
+    state = "active" if user.is_active else "deactivated"
+    return page.redirect(back, flash=f"{user.full_name} is now {user.role.value}, {state}.")

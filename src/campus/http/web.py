@@ -237,11 +237,19 @@ class WebPageContext:
         return await self.request.form()
 
     def render(
-        self, template: str, context: Mapping[str, Any] | None = None, *, status_code: int = 200
+        self,
+        template: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         response = templates.TemplateResponse(
             self.request, template, dict(context or {}), status_code=status_code
         )
+        for name, value in (headers or {}).items():
+            if name.lower() != "www-authenticate":  # a page is not a bearer challenge
+                response.headers[name] = value
         if self.request.cookies.get(FLASH_COOKIE):
             self.state.cookies.append(_Cookie(FLASH_COOKIE, None))
         response.headers["Cache-Control"] = "no-store"

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from campus.courses import service
 from campus.courses.schemas import CourseCreate, CourseLevel, CoursePatch, LessonCreate, LessonPatch
-from campus.errors import CampusError, Forbidden, Unauthenticated, ValidationFailed
+from campus.errors import CampusError, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.http.deps import MAX_ID, IdPath, SessionDep
 from campus.http.web import (
     OptionalPageUser,
@@ -22,6 +22,7 @@ from campus.http.web import (
     page_router,
 )
 from campus.kit.pagination import make_page_params
+from campus.learning import service as learning_service
 
 router = page_router()
 
@@ -41,6 +42,16 @@ def _page_params(page: int, size: int, sort: str) -> Any:
         allowed=("created_at", "title", "price_cents", "position"),
         default=sort,
     )
+
+
+async def _progress(session: SessionDep, user: Any, course: Any) -> Any:
+    """The signed-in learner's progress in ``course``, or None when not enrolled."""
+    if user is None or not course.is_published:
+        return None
+    try:
+        return await learning_service.get_progress(session, user, course_id=course.id)
+    except (Forbidden, NotFound):
+        return None
 
 
 async def _lessons(session: SessionDep, actor: Any, course_id: int) -> list[Any]:
@@ -106,10 +117,14 @@ async def course_page(
 ) -> Response:
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
+    progress = await _progress(session, user, course)
     return page.render(
         "courses/course.html",
         {
             "course": course,
+            "progress": progress,
+            "enrolled": progress is not None,
+            "can_enroll": user is not None and course.is_published,
             "lessons": lessons,
             "can_manage": service.can_manage(user, course),
             "total_minutes": sum(lesson.duration_minutes or 0 for lesson in lessons),
@@ -135,6 +150,7 @@ async def lesson_page(
         "previous": lessons[index - 1] if index else None,
         "next": lessons[index + 1] if index is not None and index + 1 < len(lessons) else None,
         "can_manage": service.can_manage(user, course),
+        "progress": await _progress(session, user, course),
     }
     try:
         lesson = await service.get_readable_lesson(

@@ -16,5 +16,6 @@ def _domain_routers() -> list[APIRouter]:
     """Each domain's ``pages.router``, imported here so domains stay unaware of each other."""
     from campus.accounts import pages as accounts_pages
     from campus.courses import pages as courses_pages
+    from campus.learning import pages as learning_pages
 
-    return [accounts_pages.router, courses_pages.router]
+    return [accounts_pages.router, courses_pages.router, learning_pages.router]

@@ -1,0 +1,77 @@
+"""Learning pages: enroll, mark a lesson complete, the learner's cabinet (API.md §10)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from campus.errors import PaymentRequired
+from campus.http.deps import IdPath, SessionDep
+from campus.http.web import PageUser, WebPage, page_router
+from campus.kit.pagination import make_page_params
+from campus.learning import service
+
+router = page_router()
+
+CourseId = Annotated[int, IdPath("Course id")]
+LessonId = Annotated[int, IdPath("Lesson id")]
+CABINET_PAGE_SIZE = 50
+
+
+@router.post("/courses/{course_id}/enroll")
+async def enroll_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: PageUser
+) -> Response:
+    try:
+        result = await service.enroll_student(session, user, course_id=course_id)
+    except PaymentRequired:
+        return page.redirect(
+            f"/courses/{course_id}",
+            flash="This is a paid course; buying courses on the site is not available yet.",
+            kind="error",
+        )
+    text = "You are enrolled. Enjoy the course!" if result.created else "You are enrolled."
+    return page.redirect(f"/courses/{course_id}", flash=text)
+
+
+@router.post("/courses/{course_id}/lessons/{lesson_id}/complete")
+async def complete_lesson_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, lesson_id: LessonId, user: PageUser
+) -> Response:
+    form = await page.form()
+    progress = await service.complete_lesson(
+        session, user, course_id=course_id, lesson_id=lesson_id
+    )
+    target = form.get("next")
+    url = (
+        target
+        if isinstance(target, str) and target.startswith(f"/courses/{course_id}/")
+        else (f"/courses/{course_id}/lessons/{lesson_id}")
+    )
+    done = progress.completed_lessons
+    total = progress.total_lessons
+    text = (
+        "Course complete — well done!"
+        if total and done == total
+        else f"Lesson complete: {done} of {total} done ({progress.percent}%)."
+    )
+    return page.redirect(url, flash=text)
+
+
+@router.get("/cabinet")
+async def cabinet_page(
+    page: WebPage,
+    session: SessionDep,
+    user: PageUser,
+    p: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    params = make_page_params(
+        skip=(p - 1) * CABINET_PAGE_SIZE,
+        limit=CABINET_PAGE_SIZE,
+        sort="-enrolled_at",
+        allowed=tuple(service.CABINET_SORTS),
+        default="-enrolled_at",
+    )
+    result = await service.list_my_courses(session, user, params=params)
+    return page.render("learning/cabinet.html", {"rows": result.items, "total": result.total})

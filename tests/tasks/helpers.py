@@ -110,9 +110,7 @@ async def post_task(
     return data
 
 
-async def list_ids(
-    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
-) -> list[int]:
+async def list_ids(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> list[int]:
     response = await client.get(URL, params={"limit": 100, **params}, headers=headers)
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]

@@ -458,7 +458,7 @@ async def test_teacher_may_link_lessons_of_own_draft(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     teacher, headers = await user_with_headers(session, settings, UserRole.TEACHER)
-    other, other_headers = await user_with_headers(session, settings, UserRole.TEACHER)
+    _, other_headers = await user_with_headers(session, settings, UserRole.TEACHER)
     _, (_, locked) = await create_course(session, teacher, published=False)
     assert (await _lesson_error(client, headers, locked.id)).status_code == 201
     _assert_lesson_422(await _lesson_error(client, other_headers, locked.id))

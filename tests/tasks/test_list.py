@@ -153,7 +153,7 @@ async def test_filter_q_folds_non_ascii_text(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     owner, headers = await user_with_headers(session, settings)
-    russian = await add_task(session, owner, "Прочитать УРОК о зависимостях")
+    russian = await add_task(session, owner, "Прочитать УРОК о зависимостях")  # noqa: RUF001
     german = await add_task(session, owner, "Übung", description="ÄPFEL und Birnen")
     greek = await add_task(session, owner, "ΣΗΜΕΙΩΣΕΙΣ")
     await add_task(session, owner, "plain ascii")
@@ -224,7 +224,12 @@ async def test_sort_by_priority_uses_rank(
     low = await add_task(session, owner, priority=TaskPriority.LOW)
     medium = await add_task(session, owner, priority=TaskPriority.MEDIUM)
     high2 = await add_task(session, owner, priority=TaskPriority.HIGH)
-    assert await list_ids(client, headers, sort="priority") == [low.id, medium.id, high.id, high2.id]
+    assert await list_ids(client, headers, sort="priority") == [
+        low.id,
+        medium.id,
+        high.id,
+        high2.id,
+    ]
     assert await list_ids(client, headers, sort="-priority") == [
         high2.id,
         high.id,
@@ -412,9 +417,7 @@ async def test_lists_filters_and_counts_show_only_own_tasks(
     assert {t["id"] for t in bob_page["items"]} == {t["id"] for t in bob_tasks}
     assert all(t["owner_id"] == bob.id for t in bob_page["items"])
 
-    empty = (
-        await client.get(URL, params={"lesson_id": preview.id}, headers=alice_headers)
-    ).json()
+    empty = (await client.get(URL, params={"lesson_id": preview.id}, headers=alice_headers)).json()
     assert empty == {"items": [], "total": 0, "page": 1, "page_size": 20, "pages": 0}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -506,3 +507,26 @@ async def test_linked_lesson_survives_lost_access_and_its_deletion(
     got = await client.get(url, headers=headers)
     assert got.status_code == 200
     assert got.json()["lesson_id"] is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "\ud800"},
+        {"title": "ok", "description": "bad \udfff text"},
+        {"title": "ok", "description": "nul \x00"},
+        {"title": "ok", "lesson_id": True},
+        {"title": "ok", "lesson_id": 1.5},
+        {"title": "ok", "due_date": "9999-12-31T23:59:59-01:00"},
+    ],
+)
+async def test_text_no_database_can_store_is_422_not_500(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, body: dict[str, Any]
+) -> None:
+    _, headers = await user_with_headers(session, settings)
+    response = await client.post(
+        URL,
+        content=json.dumps(body).encode(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text

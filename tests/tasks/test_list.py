@@ -81,6 +81,7 @@ async def test_default_order_breaks_ties_by_id(
         {"due_before": "yesterday"},
         {"due_after": "2030-02-30"},
         {"q": "x" * 201},
+        {"q": "a\x00b"},
         {"due_after": "2030-01-02T00:00:00Z", "due_before": "2030-01-01T00:00:00Z"},
     ],
 )

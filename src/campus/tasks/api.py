@@ -12,6 +12,7 @@ from campus.kit.pagination import Page, PageParams
 from campus.tasks import service
 from campus.tasks.schemas import (
     QUERY_MAX,
+    SearchText,
     TaskCreate,
     TaskFilters,
     TaskPriority,
@@ -48,7 +49,7 @@ def task_filters(
         int | None, Query(ge=1, le=MAX_ID, description="Only tasks linked to this lesson.")
     ] = None,
     q: Annotated[
-        str | None,
+        SearchText | None,
         Query(
             max_length=QUERY_MAX,
             description=(

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from campus.kit.schemas import InputSchema, Schema
+from campus.kit.schemas import InputSchema, Schema, check_text
 from campus.models.tasks import TaskPriority, TaskStatus
 
 __all__ = [
+    "SearchText",
     "TaskCreate",
     "TaskFilters",
     "TaskPriority",
@@ -69,6 +70,7 @@ Description = Annotated[
     ),
 ]
 UTCInstant = Annotated[datetime, AfterValidator(as_utc)]
+SearchText = Annotated[str, AfterValidator(check_text)]  # NUL / lone surrogates: 422
 DueDate = Annotated[
     UTCInstant | None,
     Field(
@@ -83,6 +85,7 @@ DueDate = Annotated[
 LessonRef = Annotated[
     int | None,
     Field(
+        strict=True,
         ge=1,
         le=MAX_INT32,
         description=(

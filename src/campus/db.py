@@ -20,7 +20,6 @@ from sqlalchemy.pool import NullPool
 from campus.config import Settings
 from campus.errors import CampusError
 from campus.kit.aftercommit import discard_after_commit, run_after_commit
-from campus.kit.search import SQLITE_CASEFOLD_FUNCTION, sqlite_casefold
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,7 +41,7 @@ class Base(DeclarativeBase):
 def _install_sqlite_pragmas(
     engine: AsyncEngine, *, busy_timeout_ms: int, foreign_keys: bool
 ) -> None:
-    """WAL, foreign keys, a busy timeout and ``casefold()`` on every SQLite connection.
+    """WAL, foreign keys and a busy timeout on every SQLite connection.
 
     pysqlite/aiosqlite begin transactions lazily and break SAVEPOINT; the documented recipe
     is to switch the driver's own transaction handling off and emit BEGIN ourselves. A unit
@@ -61,10 +60,6 @@ def _install_sqlite_pragmas(
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        # Unicode-aware case folding for campus.kit.search (SQLite's lower() is ASCII only).
-        dbapi_connection.create_function(
-            SQLITE_CASEFOLD_FUNCTION, 1, sqlite_casefold, deterministic=True
-        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from campus.config import Settings
 from campus.kit.clock import utcnow
 from campus.models import (
     Course,
-    Enrollment,
     Lesson,
     Task,
     TaskPriority,
@@ -21,9 +19,9 @@ from campus.models import (
     User,
     UserRole,
 )
+from tests import factories
 from tests.factories import auth_headers, create_user
 
-_slugs = itertools.count(1)
 URL = "/api/v1/tasks"
 
 
@@ -42,30 +40,15 @@ async def create_course(
     previews: tuple[bool, ...] = (True, False),
 ) -> tuple[Course, list[Lesson]]:
     """A course of ``teacher`` with one lesson per entry of ``previews`` (is_preview)."""
-    n = next(_slugs)
-    course = Course(
-        slug=f"task-test-course-{n}-{id(_slugs)}",
-        title=f"Course {n}",
-        description="",
-        is_published=published,
-        teacher_id=teacher.id,
-    )
-    session.add(course)
-    await session.flush()
+    course = await factories.create_course(session, teacher, is_published=published)
     lessons = [
-        Lesson(course_id=course.id, title=f"Lesson {i}", position=i, is_preview=preview)
+        await factories.create_lesson(session, course, position=i, is_preview=preview)
         for i, preview in enumerate(previews, start=1)
     ]
-    session.add_all(lessons)
-    await session.flush()
     return course, lessons
 
 
-async def enroll(session: AsyncSession, user: User, course: Course) -> Enrollment:
-    enrollment = Enrollment(user_id=user.id, course_id=course.id)
-    session.add(enrollment)
-    await session.flush()
-    return enrollment
+enroll = factories.enroll
 
 
 async def add_task(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.courses import service as course_service
-from campus.demo import DEMO_MODULES, DemoContext, registered_loaders
+from campus.demo import DEMO_MODULES, DemoContext, registered_loaders, run_loaders
 from campus.models import Task, User, UserRole
 from campus.tasks import demo
 from tests.factories import create_user
@@ -66,3 +66,15 @@ async def test_existing_demo_student_is_reused_and_enrolled_lessons_linked(
     linked = {t.lesson_id for t in await _tasks_of(session, student)} - {None}
     assert linked
     assert linked <= {lesson.id for lesson in lessons}
+
+
+async def test_full_demo_links_tasks_to_demo_lessons(session: AsyncSession) -> None:
+    await run_loaders(session)
+    ctx = await run_loaders(session)
+    student = ctx.objects["student"]
+    tasks = await _tasks_of(session, student)
+    assert len(tasks) == len(demo.DEMO_TASKS)
+    linked = [t.lesson_id for t in tasks if t.lesson_id is not None]
+    assert linked  # the courses demo has preview lessons of published courses
+    for lesson_id in linked:
+        await course_service.get_readable_lesson(session, student, lesson_id=lesson_id)

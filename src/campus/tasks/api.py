@@ -103,7 +103,7 @@ async def list_tasks(
     """The caller's own tasks.
 
     Sorting: `priority` by rank (low < medium < high), `status` by workflow
-    (todo < in_progress < completed), `title` case-insensitively; a task without a due date
+    (todo < in_progress < completed), `title` by `lower(title)`; a task without a due date
     sorts after every dated one (last for `due_date`, first for `-due_date`). Ties are
     broken by id. Default `-created_at`.
     """

@@ -7,15 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import repository as accounts_repository
 from campus.accounts import service as accounts_service
-from campus.accounts.schemas import UserCreate
 from campus.config import Settings, get_settings
 from campus.courses import service as course_service
 from campus.demo import DemoContext, demo_loader
 from campus.errors import CampusError
 from campus.kit.clock import utcnow
-from campus.models.accounts import User
+from campus.models.accounts import User, UserRole
 from campus.models.tasks import TaskPriority, TaskStatus
 from campus.tasks import repository, service
 from campus.tasks.schemas import TaskCreate
@@ -87,28 +85,26 @@ DEMO_TASKS: tuple[_DemoTask, ...] = (
 
 
 async def _demo_student(session: AsyncSession, ctx: DemoContext) -> User:
+    """The student the accounts loader made, else the one with the demo email (created)."""
     student = ctx.objects.get("student")
     if isinstance(student, User):
         return student
-    found = await accounts_repository.get_user_by_email(session, STUDENT_EMAIL)
-    if found is None:
-        settings = ctx.objects.get("settings")
-        if not isinstance(settings, Settings):
-            settings = get_settings()
-        found = await accounts_service.register_user(
-            session,
-            settings,
-            data=UserCreate(
-                email=STUDENT_EMAIL, password=STUDENT_PASSWORD, full_name="Sam Student"
-            ),
-        )
-        found.is_verified = True
-        await session.flush()
-    sign_in = ("student", STUDENT_EMAIL, STUDENT_PASSWORD)
+    settings = ctx.objects.get("settings")
+    if not isinstance(settings, Settings):
+        settings = get_settings()
+    student = await accounts_service.ensure_demo_user(
+        session,
+        settings,
+        email=STUDENT_EMAIL,
+        password=STUDENT_PASSWORD,
+        full_name="Sam Student",
+        role=UserRole.STUDENT,
+    )
+    ctx.objects["student"] = student
+    sign_in = (UserRole.STUDENT.value, STUDENT_EMAIL, STUDENT_PASSWORD)
     if sign_in not in ctx.sign_ins:
         ctx.sign_ins.append(sign_in)
-    ctx.objects["student"] = found
-    return found
+    return student
 
 
 async def _readable_lessons(session: AsyncSession, student: User, *, wanted: int) -> list[int]:

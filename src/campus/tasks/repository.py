@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.kit.search import contains_ci, fold
+from campus.kit.text import fold, like_contains
 from campus.kit.types import UTCDateTime
 from campus.models.courses import Course, Lesson
 from campus.models.tasks import Task, TaskPriority, TaskStatus
@@ -25,10 +25,12 @@ SORT_COLUMNS: Mapping[str, ColumnElement[Any]] = {
     "updated_at": Task.updated_at.expression,
     "due_date": func.coalesce(Task.due_date, literal(_NO_DUE_DATE, UTCDateTime())),
     "priority": case(PRIORITY_RANK, value=Task.priority),
-    "title": fold(Task.title),
+    # Case-insensitive: lower() folds ASCII on SQLite, and by the database locale on PostgreSQL.
+    "title": func.lower(Task.title),
     "status": case(STATUS_RANK, value=Task.status),
 }
 TIE_BREAKER: ColumnElement[int] = Task.id.expression
+LIKE_ESCAPE = "\\"
 
 
 def owned_by(owner_id: int) -> ColumnElement[bool]:
@@ -59,7 +61,9 @@ def list_statement(
     if lesson_id is not None:
         stmt = stmt.where(Task.lesson_id == lesson_id)
     if q:
-        stmt = stmt.where(or_(contains_ci(Task.title, q), contains_ci(Task.description, q)))
+        # search_text is the folded title and description (see the model); fold q alike.
+        pattern = like_contains(fold(q), LIKE_ESCAPE)
+        stmt = stmt.where(Task.search_text.like(pattern, escape=LIKE_ESCAPE))
     if due_before is not None:
         stmt = stmt.where(Task.due_date <= due_before)
     if due_after is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.courses import service as course_service
 from campus.demo import DEMO_MODULES, DemoContext, registered_loaders, run_loaders
-from campus.models import Task, User, UserRole
+from campus.models import Lesson, Task, User, UserRole
 from campus.tasks import demo
 from tests.factories import create_user
 from tests.tasks.helpers import create_course, enroll
@@ -75,6 +75,13 @@ async def test_full_demo_links_tasks_to_demo_lessons(session: AsyncSession) -> N
     tasks = await _tasks_of(session, student)
     assert len(tasks) == len(demo.DEMO_TASKS)
     linked = [t.lesson_id for t in tasks if t.lesson_id is not None]
-    assert linked  # the courses demo has preview lessons of published courses
+    expected = [spec for spec in demo.DEMO_TASKS if spec.lesson_position is not None]
+    assert len(linked) == len(expected)  # the student is enrolled in the demo course
+    course_ids = set(
+        (await session.execute(select(Lesson.course_id).where(Lesson.id.in_(linked))))
+        .scalars()
+        .all()
+    )
+    assert course_ids == {ctx.objects["demo_course"].id}
     for lesson_id in linked:
         await course_service.get_readable_lesson(session, student, lesson_id=lesson_id)

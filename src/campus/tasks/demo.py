@@ -29,33 +29,35 @@ class _DemoTask:
     status: TaskStatus
     priority: TaskPriority
     due_in_days: int | None
-    lesson_index: int | None  # index into the readable lessons found, if any
+    # The lesson of the demo course ("Build a task API with FastAPI") at this position; without
+    # that course, the n-th lesson the student can read stands in, in the order of the specs.
+    lesson_position: int | None
 
 
 DEMO_TASKS: tuple[_DemoTask, ...] = (
     _DemoTask(
-        "Read the first lesson and take notes",
+        "Set up the project with uv and run it",
         "Write down three things that were new to me.",
         TaskStatus.COMPLETED,
         TaskPriority.MEDIUM,
-        -2,
-        0,
+        -3,
+        1,
     ),
     _DemoTask(
-        "Redo the lesson's exercise without looking at the solution",
-        None,
+        "Redo the CRUD exercise without looking at the solution",
+        "Create, read, update, delete — and a 404 for a missing task.",
         TaskStatus.IN_PROGRESS,
         TaskPriority.HIGH,
         1,
-        1,
+        3,
     ),
     _DemoTask(
-        "Write tests for the create and delete endpoints",
-        "Use httpx against the app; check the 201 and the 204, and that a second delete is 404.",
+        "Explain why another user's task must be a 404, not a 403",
+        None,
         TaskStatus.TODO,
-        TaskPriority.HIGH,
-        3,
-        2,
+        TaskPriority.MEDIUM,
+        4,
+        6,
     ),
     _DemoTask(
         "Review pagination: skip, limit and the total",
@@ -63,7 +65,15 @@ DEMO_TASKS: tuple[_DemoTask, ...] = (
         TaskStatus.TODO,
         TaskPriority.MEDIUM,
         7,
-        None,
+        8,
+    ),
+    _DemoTask(
+        "Write tests for the create and delete endpoints",
+        "Use httpx against the app; check the 201 and the 204, and that a second delete is 404.",
+        TaskStatus.TODO,
+        TaskPriority.HIGH,
+        10,
+        10,
     ),
     _DemoTask(
         "Ask in the course chat about token expiry",
@@ -107,18 +117,34 @@ async def _demo_student(session: AsyncSession, ctx: DemoContext) -> User:
     return student
 
 
-async def _readable_lessons(session: AsyncSession, student: User, *, wanted: int) -> list[int]:
-    """Lessons of published courses the student may read (preview or enrolled), in order."""
-    readable: list[int] = []
-    for lesson_id in await repository.published_lesson_ids(session, limit=200):
-        try:
-            await course_service.get_readable_lesson(session, student, lesson_id=lesson_id)
-        except CampusError:
-            continue
-        readable.append(lesson_id)
-        if len(readable) == wanted:
-            break
-    return readable
+async def _readable(session: AsyncSession, student: User, lesson_id: int) -> bool:
+    try:
+        await course_service.get_readable_lesson(session, student, lesson_id=lesson_id)
+    except CampusError:
+        return False
+    return True
+
+
+async def _lesson_links(
+    session: AsyncSession, ctx: DemoContext, student: User, specs: list[_DemoTask]
+) -> dict[str, int]:
+    """Task title -> a lesson the student can read (only links the student may make)."""
+    wanted = [spec for spec in specs if spec.lesson_position is not None]
+    if not wanted:
+        return {}
+    course = ctx.objects.get("demo_course")
+    if course is not None:
+        by_position = await repository.lesson_ids_by_position(session, course_id=course.id)
+        candidates = [by_position.get(spec.lesson_position or 0) for spec in wanted]
+    else:
+        published = await repository.published_lesson_ids(session, limit=200)
+        readable = [i for i in published[: len(wanted) * 4] if await _readable(session, student, i)]
+        candidates = [readable[n] if n < len(readable) else None for n in range(len(wanted))]
+    links: dict[str, int] = {}
+    for spec, lesson_id in zip(wanted, candidates, strict=True):
+        if lesson_id is not None and await _readable(session, student, lesson_id):
+            links[spec.title] = lesson_id
+    return links
 
 
 @demo_loader("tasks", order=40)
@@ -129,12 +155,9 @@ async def load(session: AsyncSession, ctx: DemoContext) -> None:
     missing = [spec for spec in DEMO_TASKS if spec.title not in existing]
     if not missing:
         return
-    lessons = await _readable_lessons(session, student, wanted=3)
+    links = await _lesson_links(session, ctx, student, missing)
     now = utcnow()
     for spec in missing:
-        lesson_id = None
-        if spec.lesson_index is not None and spec.lesson_index < len(lessons):
-            lesson_id = lessons[spec.lesson_index]
         due = None
         if spec.due_in_days is not None:
             due = (now + timedelta(days=spec.due_in_days)).replace(
@@ -149,6 +172,6 @@ async def load(session: AsyncSession, ctx: DemoContext) -> None:
                 status=spec.status,
                 priority=spec.priority,
                 due_date=due,
-                lesson_id=lesson_id,
+                lesson_id=links.get(spec.title),
             ),
         )

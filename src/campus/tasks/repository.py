@@ -86,3 +86,10 @@ async def published_lesson_ids(session: AsyncSession, *, limit: int) -> list[int
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def lesson_ids_by_position(session: AsyncSession, *, course_id: int) -> dict[int, int]:
+    """Position -> lesson id for one course (for the demo data)."""
+    stmt = select(Lesson.position, Lesson.id).where(Lesson.course_id == course_id)
+    rows = (await session.execute(stmt)).all()
+    return {row[0]: row[1] for row in rows}

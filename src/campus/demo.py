@@ -22,6 +22,7 @@ DEMO_MODULES: tuple[str, ...] = (
     "campus.accounts.demo",
     "campus.courses.demo",
     "campus.learning.demo",
+    "campus.tasks.demo",
 )
 
 

@@ -19,5 +19,6 @@ def _domain_routers() -> list[APIRouter]:
     from campus.accounts import api as accounts_api
     from campus.courses import api as courses_api
     from campus.learning import api as learning_api
+    from campus.tasks import api as tasks_api
 
-    return [accounts_api.router, courses_api.router, learning_api.router]
+    return [accounts_api.router, courses_api.router, learning_api.router, tasks_api.router]

@@ -7,16 +7,27 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
+def check_text(value: str) -> str:
+    """Refuse text no database stores: NUL characters and lone UTF-16 surrogates."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
 class Schema(BaseModel):
-    """Pydantic base: reads ORM objects, rejects NUL characters in any text field."""
+    """Pydantic base: reads ORM objects, rejects NUL characters and lone surrogates in text."""
 
     model_config = ConfigDict(from_attributes=True, str_strip_whitespace=False)
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
+        if isinstance(value, str):
+            check_text(value)
         return value
 
 

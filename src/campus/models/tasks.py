@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campus.db import Base
+from campus.kit.text import search_document
 from campus.kit.types import UTCDateTime
 from campus.models._columns import created_at_column, str_enum, updated_at_column
 
@@ -50,7 +52,17 @@ class Task(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Case-folded title and description (campus.kit.text.search_document), kept in step by
+    # the mapper events below, so ``q`` is case-insensitive in every script on both databases.
+    # No trigram index: a search always runs inside one owner's tasks (ix_tasks_owner_id_*).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @property
     def is_completed(self) -> bool:
         return self.status == TaskStatus.COMPLETED
+
+
+@event.listens_for(Task, "before_insert")
+@event.listens_for(Task, "before_update")
+def _fill_search_text(_mapper: Any, _connection: Any, task: Task) -> None:
+    task.search_text = search_document(task.title, task.description)

@@ -1,0 +1,95 @@
+"""SQL for tasks. Every statement is scoped to one owner: another user's task does not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.kit.text import fold, like_contains
+from campus.kit.types import UTCDateTime
+from campus.models.courses import Course, Lesson
+from campus.models.tasks import Task, TaskPriority, TaskStatus
+
+# Tasks without a due date sort as if due after every date: last ascending, first descending.
+_NO_DUE_DATE = datetime.max.replace(tzinfo=UTC)
+
+PRIORITY_RANK = {TaskPriority.LOW: 0, TaskPriority.MEDIUM: 1, TaskPriority.HIGH: 2}
+STATUS_RANK = {TaskStatus.TODO: 0, TaskStatus.IN_PROGRESS: 1, TaskStatus.COMPLETED: 2}
+
+SORT_COLUMNS: Mapping[str, ColumnElement[Any]] = {
+    "created_at": Task.created_at.expression,
+    "updated_at": Task.updated_at.expression,
+    "due_date": func.coalesce(Task.due_date, literal(_NO_DUE_DATE, UTCDateTime())),
+    "priority": case(PRIORITY_RANK, value=Task.priority),
+    # Case-insensitive: lower() folds ASCII on SQLite, and by the database locale on PostgreSQL.
+    "title": func.lower(Task.title),
+    "status": case(STATUS_RANK, value=Task.status),
+}
+TIE_BREAKER: ColumnElement[int] = Task.id.expression
+LIKE_ESCAPE = "\\"
+
+
+def owned_by(owner_id: int) -> ColumnElement[bool]:
+    return Task.owner_id == owner_id
+
+
+async def get_owned_task(session: AsyncSession, *, owner_id: int, task_id: int) -> Task | None:
+    stmt = select(Task).where(Task.id == task_id, owned_by(owner_id))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def list_statement(
+    *,
+    owner_id: int,
+    status: TaskStatus | None = None,
+    priority: TaskPriority | None = None,
+    lesson_id: int | None = None,
+    q: str | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+) -> Select[Task]:
+    """The owner's tasks matching every given filter (order and page applied by the caller)."""
+    stmt = select(Task).where(owned_by(owner_id))
+    if status is not None:
+        stmt = stmt.where(Task.status == status)
+    if priority is not None:
+        stmt = stmt.where(Task.priority == priority)
+    if lesson_id is not None:
+        stmt = stmt.where(Task.lesson_id == lesson_id)
+    if q:
+        # search_text is the folded title and description (see the model); fold q alike.
+        pattern = like_contains(fold(q), LIKE_ESCAPE)
+        stmt = stmt.where(Task.search_text.like(pattern, escape=LIKE_ESCAPE))
+    if due_before is not None:
+        stmt = stmt.where(Task.due_date <= due_before)
+    if due_after is not None:
+        stmt = stmt.where(Task.due_date >= due_after)
+    return stmt
+
+
+async def owner_task_titles(session: AsyncSession, *, owner_id: int) -> set[str]:
+    stmt = select(Task.title).where(owned_by(owner_id))
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def published_lesson_ids(session: AsyncSession, *, limit: int) -> list[int]:
+    """Lessons of published courses, in catalog order (for the demo data)."""
+    stmt = (
+        select(Lesson.id)
+        .join(Course, Course.id == Lesson.course_id)
+        .where(Course.is_published.is_(True))
+        .order_by(Course.id, Lesson.position)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def lesson_ids_by_position(session: AsyncSession, *, course_id: int) -> dict[int, int]:
+    """Position -> lesson id for one course (for the demo data)."""
+    stmt = select(Lesson.position, Lesson.id).where(Lesson.course_id == course_id)
+    rows = (await session.execute(stmt)).all()
+    return {row[0]: row[1] for row in rows}

@@ -298,3 +298,8 @@ async def test_list_params_validation(api: httpx.AsyncClient) -> None:
         {"limit": "x"},
     ):
         assert_problem(await api.get("/api/v1/_probe/list", params=params), 422)
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=a%00b", "sort=%00title"])
+async def test_nul_in_query_string_is_422(api: httpx.AsyncClient, query: str) -> None:
+    assert_problem(await api.get(f"/api/v1/courses?{query}"), 422)

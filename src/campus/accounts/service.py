@@ -77,12 +77,40 @@ async def start_session(
     ip: str | None = None,
 ) -> TokenPair:
     """Open a sign-in session (a family of rotating refresh tokens) and issue its tokens."""
-    now = utcnow()
-    auth_session = AuthSession(
+    auth_session = await _open_session(
+        session,
+        settings,
+        user,
         id=secrets.token_urlsafe(24),
-        user_id=user.id,
         kind="api",
         refresh_token_id=new_token_id(),
+        user_agent=user_agent,
+        ip=ip,
+    )
+    return issue_tokens(settings, auth_session)
+
+
+async def _open_session(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    id: str,
+    kind: str,
+    user_agent: str | None,
+    ip: str | None,
+    refresh_token_id: str | None = None,
+    csrf_secret: str | None = None,
+) -> AuthSession:
+    """Insert a sign-in session row (API token family or web cookie), valid for the
+    refresh-token lifetime, remembering the client's user agent and address."""
+    now = utcnow()
+    auth_session = AuthSession(
+        id=id,
+        user_id=user.id,
+        kind=kind,
+        refresh_token_id=refresh_token_id,
+        csrf_secret=csrf_secret,
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
@@ -91,7 +119,7 @@ async def start_session(
     )
     session.add(auth_session)
     await session.flush()
-    return issue_tokens(settings, auth_session)
+    return auth_session
 
 
 def issue_tokens(settings: Settings, auth_session: AuthSession) -> TokenPair:
@@ -600,21 +628,17 @@ async def start_web_session(
     ip: str | None = None,
 ) -> WebSession:
     """Open a cookie session for ``user``; the caller sets ``cookie_value`` as the cookie."""
-    now = utcnow()
     cookie_value = secrets.token_urlsafe(WEB_SESSION_ID_BYTES)
-    auth_session = AuthSession(
+    auth_session = await _open_session(
+        session,
+        settings,
+        user,
         id=web_session_key(cookie_value),
-        user_id=user.id,
         kind="web",
         csrf_secret=secrets.token_urlsafe(32),
-        created_at=now,
-        last_used_at=now,
-        expires_at=now + timedelta(days=settings.refresh_token_days),
-        user_agent=(user_agent or "")[:255] or None,
-        ip=(ip or "")[:64] or None,
+        user_agent=user_agent,
+        ip=ip,
     )
-    session.add(auth_session)
-    await session.flush()
     return WebSession(cookie_value=cookie_value, auth_session=auth_session)
 
 

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     sentry_dsn: str | None = None
     metrics_token: str | None = None
+    # Benchmarks only (bench/run.py): sample the event loop's lag and serve it on the
+    # unlisted /_bench/loop-lag routes. Off by default.
+    bench_loop_lag: bool = False
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

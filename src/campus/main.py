@@ -25,6 +25,7 @@ from campus.http.middleware import (
 from campus.http.pages import build_pages_router
 from campus.http.templates import STATIC_DIR
 from campus.log import configure_logging
+from campus.operations import looplag
 from campus.operations.api import router as operations_router
 from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
@@ -47,13 +48,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     redis = create_redis(settings)
     rate_limiter = RateLimiter.from_settings(settings)
+    lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if lag_monitor is not None:
+            lag_monitor.start()
         try:
             yield
         finally:
             await wait_for_outgoing(within=10)
+            if lag_monitor is not None:
+                await lag_monitor.stop()
             if redis is not None:
                 await redis.aclose()
             await database.dispose()
@@ -98,9 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.redis = redis
     app.state.rate_limiter = rate_limiter
+    app.state.loop_lag_monitor = lag_monitor
 
     install_error_handlers(app)
     app.include_router(operations_router)
+    if lag_monitor is not None:
+        app.include_router(looplag.router)
     app.include_router(build_api_router())
     app.include_router(build_pages_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-PASSWORD = "campus-bench-password"  # noqa: S105 - a published benchmark password
+PASSWORD = "campus-bench-password"  # published on purpose: every seeded user has it
 STUDENT_EMAIL = "student@bench.campus.example"
 ADMIN_EMAIL = "admin@bench.campus.example"
 EMAIL_DOMAIN = "bench.campus.example"
@@ -557,7 +557,9 @@ def _sqlite_load(path: Path, plan: Plan, manifest: dict[str, Any], timer: Timer)
             conn.execute("COMMIT")
             timer.lap(f"index {table} ({len(indexes)})")
         conn.execute(f"CREATE TABLE {MANIFEST_TABLE} (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        conn.execute(f"INSERT INTO {MANIFEST_TABLE} (id, body) VALUES (1, ?)", (json.dumps(manifest),))
+        conn.execute(
+            f"INSERT INTO {MANIFEST_TABLE} (id, body) VALUES (1, ?)", (json.dumps(manifest),)
+        )
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         timer.lap("analyze")
@@ -637,9 +639,7 @@ def seed(url_text: str, scale_name: str, *, recreate: bool = False) -> dict[str,
     print(f"seed: scale {scale_name} into {where}", flush=True)
     prepare_database(url, recreate=recreate)
     if not is_fresh(url):
-        raise SystemExit(
-            f"seed: {where} is not empty; seed a fresh database or pass --recreate"
-        )
+        raise SystemExit(f"seed: {where} is not empty; seed a fresh database or pass --recreate")
     revision = migrate(url_text)
     timer.lap(f"migrate (head {revision})")
     password_hash = hash_password()

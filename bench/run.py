@@ -1,0 +1,705 @@
+"""Campus benchmark runner: seeds a database, starts the servers, drives them with wrk.
+
+    uv run bench/run.py --quick                       # 10k, short runs (< 3 minutes)
+    uv run bench/run.py --scale 1m --db postgres      # one scale, 10 s runs
+    uv run bench/run.py --scale both --db sqlite      # 10k and 1m: adds list_p99_1m_over_10k
+
+``--db`` is ``postgres`` (postgresql+asyncpg://postgres@127.0.0.1:5432/campus_bench_<scale>),
+``sqlite`` (bench/.data/campus_bench_<scale>.db), ``auto`` (the default: PostgreSQL when it
+answers on 127.0.0.1:5432, else SQLite) or a SQLAlchemy URL, where ``{scale}`` is replaced by
+the scale. A database that does not exist or is empty is seeded first (bench/seed.py); one
+seeded by an older schema is migrated; a non-empty database that was not seeded by
+bench/seed.py is refused (``--reseed`` drops and re-seeds it).
+
+The runner starts ``campus serve`` (production settings, a random secret key, rate limits
+off, the loop-lag monitor on) and the reference app (bench/reference_app.py), both pinned to
+CPU 0 with ``taskset``, and ``wrk`` pinned to CPU 1. Everything listens on 127.0.0.1, every
+load stops by itself, and the servers are stopped on exit, Ctrl-C included.
+
+It prints a Markdown table and, last, one line:
+
+    bench summary: course_get=R catalog_list=R task_list=R cabinet=R login_per_s=N
+    login_loop_lag_p99_ms=N list_p99_1m_over_10k=R
+
+where each R is the endpoint's successful requests per second divided by the reference
+endpoint's, measured in the same run at the same scale (the largest scale run). See
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DATA_DIR = BENCH_DIR / ".data"
+REPORT_LUA = BENCH_DIR / "wrk" / "report.lua"
+sys.path.insert(0, str(BENCH_DIR))
+
+import seed as seed_module  # noqa: E402 - bench/ is not a package
+
+PG_TEMPLATE = "postgresql+asyncpg://postgres@127.0.0.1:5432/campus_bench_{scale}"
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+LIST_SCENARIOS = ("catalog_list", "task_list", "cabinet")
+RATIO_SCENARIOS = ("course_get", "catalog_list", "task_list", "cabinet")
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    target: str = "campus"  # or "reference"
+    auth: bool = False
+    connections: int = 32
+    method: str = "GET"
+    body: str | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class Result:
+    backend: str
+    scale: str
+    scenario: str
+    connections: int
+    requests_per_s: float | None = None  # successful (2xx) responses per second
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    note: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.requests_per_s is not None and self.requests_per_s > 0
+
+
+@dataclass
+class Options:
+    duration: float
+    warmup: float
+    quick: bool
+
+
+class BenchError(Exception):
+    """The run cannot go on (a server did not start, a tool is missing)."""
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+class Processes:
+    """Every process this runner starts, in its own process group, stopped on exit."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(reversed(self.procs)):
+            self.stop(proc)
+
+
+PROCESSES = Processes()
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pinned(cpu: str, argv: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", cpu, *argv]
+    return argv
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise BenchError(f"server exited with {proc.returncode} before it was ready:\n{tail}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise BenchError(f"server not ready after {timeout:.0f} s: {url}")
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+def postgres_reachable() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        return True
+    return False
+
+
+def database_url(db: str, scale: str) -> tuple[str, str]:
+    """(backend name, SQLAlchemy URL) for ``--db`` at ``scale``."""
+    if db == "auto":
+        db = "postgres" if postgres_reachable() else "sqlite"
+    if db == "postgres":
+        return "postgresql", PG_TEMPLATE.format(scale=scale)
+    if db == "sqlite":
+        return "sqlite", f"sqlite+aiosqlite:///{DATA_DIR / f'campus_bench_{scale}.db'}"
+    url = db.replace("{scale}", scale)
+    backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+    if backend == "sqlite":
+        path = Path(url.split("///", 1)[-1])
+        url = f"sqlite+aiosqlite:///{path.resolve()}"  # servers run in another directory
+    return backend, url
+
+
+def ensure_seeded(url: str, scale: str, *, reseed: bool) -> dict[str, Any]:
+    """Seed the database when it is absent or empty; migrate an older seeded schema."""
+    from campus.migrations import runner
+
+    manifest = None if reseed else seed_module.read_manifest(url)
+    if manifest is not None and manifest.get("scale") != scale:
+        raise BenchError(
+            f"{url} holds the {manifest.get('scale')} data set, not {scale}; "
+            "use another --db or pass --reseed"
+        )
+    if manifest is None:
+        if not reseed and not _absent_or_empty(url):
+            raise BenchError(
+                f"{url} is not empty and was not seeded by bench/seed.py; "
+                "pass --reseed to drop and re-seed it"
+            )
+        argv = [sys.executable, str(BENCH_DIR / "seed.py"), "--scale", scale, "--db", url]
+        subprocess.run([*argv, "--recreate"], check=True, stdout=sys.stderr)
+        manifest = seed_module.read_manifest(url)
+        if manifest is None:
+            raise BenchError("seeding finished without a manifest")
+        return manifest
+    head = ",".join(sorted(runner.head_revisions()))
+    if manifest.get("schema_revision") != head:
+        print(f"bench: migrating the seeded database to {head}", file=sys.stderr)
+        env = {**os.environ, "CAMPUS_DATABASE_URL": url, "CAMPUS_ENV": "development"}
+        subprocess.run(
+            [campus_bin(), "migrate", "upgrade", "head"], check=True, env=env, stdout=sys.stderr
+        )
+        seed_module.update_manifest_revision(url, head)
+        manifest["schema_revision"] = head
+    return manifest
+
+
+def _absent_or_empty(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if seed_module.is_postgres(parsed):
+        try:
+            return seed_module.is_fresh(parsed)
+        except Exception as exc:  # the database does not exist yet
+            return "does not exist" in str(exc)
+    return seed_module.is_fresh(parsed)
+
+
+def campus_bin() -> str:
+    candidate = Path(sys.executable).parent / "campus"
+    return str(candidate) if candidate.exists() else "campus"
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    duration: float,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: str | None = None,
+    content_type: str | None = None,
+) -> subprocess.Popen[bytes]:
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(REPORT_LUA),
+    ]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
+    env = {
+        **os.environ,
+        "WRK_METHOD": method,
+        "WRK_BODY": body or "",
+        "WRK_CONTENT_TYPE": content_type or "",
+    }
+    return PROCESSES.start(
+        pinned(LOAD_CPU, argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def wrk_report(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        PROCESSES.stop(proc)
+    text = out.decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("WRK_JSON "):
+            report: dict[str, Any] = json.loads(line[len("WRK_JSON ") :])
+            return report
+    raise BenchError(f"wrk printed no report:\n{text[-1500:]}")
+
+
+def result_from(report: dict[str, Any], *, backend: str, scale: str, scenario: Scenario) -> Result:
+    seconds = report["duration_us"] / 1e6
+    socket_errors = sum(
+        report[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout")
+    )
+    ok = report["requests"] - report["non2xx"]
+    note = ""
+    if report["non2xx"]:
+        note = f"{report['non2xx']} x HTTP {report['last_bad_status']} (or other non-2xx)"
+    if socket_errors:
+        note = (note + "; " if note else "") + f"{socket_errors} socket errors"
+    return Result(
+        backend=backend,
+        scale=scale,
+        scenario=scenario.name,
+        connections=scenario.connections,
+        requests_per_s=ok / seconds if seconds else 0.0,
+        p50_ms=report["p50_us"] / 1000,
+        p99_ms=report["p99_us"] / 1000,
+        errors=report["non2xx"] + socket_errors,
+        note=note,
+        raw=report,
+    )
+
+
+# -- one scale ------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, backend: str, scale: str, url: str, manifest: dict[str, Any], opts: Options):
+        self.backend = backend
+        self.scale = scale
+        self.url = url
+        self.manifest = manifest
+        self.opts = opts
+        self.campus = ""
+        self.reference = ""
+        self.token: str | None = None
+        self.results: list[Result] = []
+        self.loop_lag: dict[str, Any] | None = None
+        self.logs: list[Any] = []
+
+    def stop(self) -> None:
+        PROCESSES.stop_all()
+        for handle in self.logs:
+            handle.close()
+        self.logs.clear()
+
+    def scenarios(self) -> list[Scenario]:
+        course_id = self.manifest["published_course_id"]
+        return [
+            Scenario("reference", f"/courses/{course_id}", target="reference"),
+            Scenario("course_get", f"/api/v1/courses/{course_id}"),
+            Scenario("catalog_list", "/api/v1/courses?limit=20"),
+            Scenario("task_list", "/api/v1/tasks?limit=20", auth=True),
+            Scenario("cabinet", "/api/v1/me/courses", auth=True),
+        ]
+
+    def login_scenario(self) -> Scenario:
+        student = self.manifest["student"]["email"]
+        body = f"username={quote(student)}&password={quote(self.manifest['password'])}"
+        return Scenario(
+            "login",
+            "/api/v1/auth/login",
+            connections=16,
+            method="POST",
+            body=body,
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    def base(self, scenario: Scenario) -> str:
+        return self.reference if scenario.target == "reference" else self.campus
+
+    def headers(self, scenario: Scenario) -> dict[str, str]:
+        if scenario.auth and self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {}
+
+    def start_servers(self, workdir: Path) -> None:
+        port, ref_port = free_port(), free_port()
+        self.campus = f"http://127.0.0.1:{port}"
+        self.reference = f"http://127.0.0.1:{ref_port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUS_")}
+        env.update(
+            CAMPUS_DATABASE_URL=self.url,
+            CAMPUS_ENV="production",
+            CAMPUS_SECRET_KEY=secrets.token_urlsafe(48),
+            CAMPUS_BASE_URL=self.campus,
+            CAMPUS_LOG_LEVEL="WARNING",
+            CAMPUS_RATE_LIMITS_ENABLED="false",
+            CAMPUS_BENCH_LOOP_LAG="1",
+        )
+        campus_log = workdir / "campus.log"
+        ref_log = workdir / "reference.log"
+        campus_out, ref_out = campus_log.open("wb"), ref_log.open("wb")
+        self.logs += [campus_out, ref_out]
+        # The working directory is a scratch one, so no stray .env file changes the settings.
+        campus = PROCESSES.start(
+            pinned(SERVER_CPU, [campus_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)]),
+            env=env,
+            cwd=workdir,
+            stdout=campus_out,
+            stderr=subprocess.STDOUT,
+        )
+        reference = PROCESSES.start(
+            pinned(
+                SERVER_CPU,
+                [
+                    sys.executable,
+                    str(BENCH_DIR / "reference_app.py"),
+                    "--db",
+                    self.url,
+                    "--port",
+                    str(ref_port),
+                ],
+            ),
+            env=env,
+            cwd=workdir,
+            stdout=ref_out,
+            stderr=subprocess.STDOUT,
+        )
+        wait_ready(campus, f"{self.campus}/health/live", campus_log)
+        wait_ready(reference, f"{self.reference}/health/live", ref_log)
+
+    def sign_in(self) -> None:
+        scenario = self.login_scenario()
+        try:
+            response = httpx.post(
+                self.campus + scenario.path,
+                content=scenario.body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            print(f"bench: sign-in failed: {exc}", file=sys.stderr)
+            return
+        if response.status_code == 200:
+            self.token = response.json()["access_token"]
+        else:
+            print(f"bench: sign-in answered {response.status_code}", file=sys.stderr)
+
+    def probe(self, scenario: Scenario) -> str | None:
+        """None when the endpoint answers 2xx, else why it cannot be measured."""
+        if scenario.auth and not self.token:
+            return "no token (sign-in failed)"
+        try:
+            response = httpx.request(
+                scenario.method,
+                self.base(scenario) + scenario.path,
+                headers={
+                    **self.headers(scenario),
+                    **({"Content-Type": scenario.content_type} if scenario.content_type else {}),
+                },
+                content=scenario.body,
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            return f"probe failed: {type(exc).__name__}"
+        if 200 <= response.status_code < 300:
+            return None
+        if response.status_code == 404:
+            return "HTTP 404: endpoint not built yet"
+        return f"HTTP {response.status_code} on probe"
+
+    def load(self, scenario: Scenario, duration: float) -> subprocess.Popen[bytes]:
+        return run_wrk(
+            self.base(scenario) + scenario.path,
+            connections=scenario.connections,
+            duration=duration,
+            headers=self.headers(scenario),
+            method=scenario.method,
+            body=scenario.body,
+            content_type=scenario.content_type,
+        )
+
+    def measure(self, scenario: Scenario) -> Result:
+        problem = self.probe(scenario)
+        if problem is not None:
+            result = Result(
+                self.backend,
+                self.scale,
+                scenario.name,
+                scenario.connections,
+                errors=1,
+                note=problem,
+            )
+        else:
+            if self.opts.warmup:
+                wrk_report(self.load(scenario, self.opts.warmup), self.opts.warmup + 30)
+            report = wrk_report(self.load(scenario, self.opts.duration), self.opts.duration + 60)
+            result = result_from(report, backend=self.backend, scale=self.scale, scenario=scenario)
+        self.results.append(result)
+        print(f"bench: {_row(result)}", file=sys.stderr, flush=True)
+        return result
+
+    def lag(self, action: str) -> dict[str, Any] | None:
+        try:
+            if action == "reset":
+                httpx.post(f"{self.campus}/_bench/loop-lag/reset", timeout=10)
+                return None
+            response = httpx.get(f"{self.campus}/_bench/loop-lag", timeout=10)
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def measure_login(self) -> None:
+        scenario = self.login_scenario()
+        self.lag("reset")
+        result = self.measure(scenario)
+        self.loop_lag = self.lag("read")
+        if self.loop_lag and result.ok:
+            result.note = (result.note + "; " if result.note else "") + (
+                f"loop lag p99 {self.loop_lag['p99_ms']} ms, max {self.loop_lag['max_ms']} ms"
+            )
+
+    def measure_during_login(self, scenarios: list[Scenario]) -> None:
+        """Another endpoint's latency while 16 clients sign in as fast as they can."""
+        login = self.login_scenario()
+        me = Scenario("auth_me", "/api/v1/auth/me", auth=True)
+        candidates = [s for s in scenarios if s.name == "course_get"] + [me]
+        other = next((s for s in candidates if self.probe(s) is None), None)
+        if other is None or self.probe(login) is not None:
+            return
+        other = Scenario(f"{other.name}_during_login", other.path, auth=other.auth, connections=8)
+        flood = self.load(login, self.opts.duration + 1)
+        try:
+            time.sleep(0.5)
+            report = wrk_report(self.load(other, self.opts.duration), self.opts.duration + 60)
+        finally:
+            wrk_report(flood, self.opts.duration + 60)
+        result = result_from(report, backend=self.backend, scale=self.scale, scenario=other)
+        self.results.append(result)
+        print(f"bench: {_row(result)}", file=sys.stderr, flush=True)
+
+    def run(self) -> list[Result]:
+        with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp:
+            workdir = Path(tmp)
+            try:
+                self.start_servers(workdir)
+                self.sign_in()
+                scenarios = self.scenarios()
+                for scenario in scenarios:
+                    self.measure(scenario)
+                self.measure_login()
+                self.measure_during_login(scenarios)
+            finally:
+                self.stop()
+        return self.results
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _row(r: Result) -> str:
+    return (
+        f"| {r.backend} | {r.scale} | {r.scenario} | {r.connections} | {_fmt(r.requests_per_s)} "
+        f"| {_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {r.errors} | {r.note} |"
+    )
+
+
+def table(results: Sequence[Result]) -> str:
+    lines = [
+        "| database | scale | scenario | conns | req/s | p50 ms | p99 ms | errors | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [_row(r) for r in results]
+    return "\n".join(lines)
+
+
+def _find(results: Sequence[Result], scale: str, name: str) -> Result | None:
+    return next((r for r in results if r.scale == scale and r.scenario == name), None)
+
+
+def summary(
+    results: Sequence[Result], scales: Sequence[str], loop_lag: dict[str, Any] | None
+) -> str:
+    main_scale = scales[-1]
+    ref = _find(results, main_scale, "reference")
+    parts = []
+    for name in RATIO_SCENARIOS:
+        r = _find(results, main_scale, name)
+        if ref is None or ref.requests_per_s is None or not ref.ok or r is None:
+            parts.append(f"{name}=n/a")
+        else:
+            parts.append(f"{name}={(r.requests_per_s or 0.0) / ref.requests_per_s:.2f}")
+    login = _find(results, main_scale, "login")
+    parts.append(f"login_per_s={_fmt(login.requests_per_s) if login and login.ok else 'n/a'}")
+    lag = loop_lag.get("p99_ms") if loop_lag else None
+    parts.append(f"login_loop_lag_p99_ms={'n/a' if lag is None else f'{lag:.1f}'}")
+    worst: float | None = None
+    if "10k" in scales and "1m" in scales:
+        for name in LIST_SCENARIOS:
+            small, big = _find(results, "10k", name), _find(results, "1m", name)
+            if small and big and small.ok and big.ok and small.p99_ms and big.p99_ms:
+                ratio = big.p99_ms / small.p99_ms
+                worst = ratio if worst is None else max(worst, ratio)
+    parts.append(f"list_p99_1m_over_10k={'n/a' if worst is None else f'{worst:.2f}'}")
+    return "bench summary: " + " ".join(parts)
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark Campus against a raw-driver reference endpoint.",
+        epilog="See docs/performance.md for what each figure means.",
+    )
+    parser.add_argument("--quick", action="store_true", help="short runs at 10k (< 3 minutes)")
+    parser.add_argument(
+        "--scale", choices=["tiny", "10k", "1m", "both"], default=None, help="default 10k"
+    )
+    parser.add_argument("--db", default="auto", help="auto | postgres | sqlite | a URL")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per run")
+    parser.add_argument("--reseed", action="store_true", help="drop and re-seed the database")
+    parser.add_argument(
+        "--only",
+        choices=["all", "login"],
+        default="all",
+        help="'login': only the login benchmark (bench/login.py)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.quick and args.scale not in (None, "10k", "tiny"):
+        parser.error("--quick runs at 10k only")
+    return args
+
+
+def check_tools() -> None:
+    if shutil.which("wrk") is None:
+        print(
+            "bench: wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
+def scales_for(args: argparse.Namespace) -> list[str]:
+    scale = args.scale or "10k"
+    return ["10k", "1m"] if scale == "both" else [scale]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    check_tools()
+    opts = Options(
+        duration=args.duration or (4.0 if args.quick else 10.0),
+        warmup=1.0 if args.quick else 2.0,
+        quick=args.quick,
+    )
+    signal.signal(signal.SIGTERM, _terminate)
+    scales = scales_for(args)
+    results: list[Result] = []
+    loop_lag: dict[str, Any] | None = None
+    started = time.monotonic()
+    try:
+        for scale in scales:
+            backend, url = database_url(args.db, scale)
+            manifest = ensure_seeded(url, scale, reseed=args.reseed)
+            bench = Bench(backend, scale, url, manifest, opts)
+            if args.only == "login":
+                with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp:
+                    try:
+                        bench.start_servers(Path(tmp))
+                        bench.measure_login()
+                        bench.sign_in()
+                        bench.measure_during_login(bench.scenarios())
+                    finally:
+                        bench.stop()
+            else:
+                bench.run()
+            results += bench.results
+            loop_lag = bench.loop_lag or loop_lag
+    except KeyboardInterrupt:
+        print("bench: interrupted; servers stopped", file=sys.stderr)
+        return 130
+    except (BenchError, subprocess.CalledProcessError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        PROCESSES.stop_all()
+    elapsed = time.monotonic() - started
+    runs = f"{', '.join(scales)}; {opts.duration:.0f} s runs; {elapsed:.0f} s in all"
+    print(f"\nCampus benchmark ({runs})\n")
+    print(table(results))
+    if loop_lag:
+        print(
+            f"\nEvent-loop lag during the login scenario: p50 {loop_lag['p50_ms']} ms, "
+            f"p99 {loop_lag['p99_ms']} ms, max {loop_lag['max_ms']} ms "
+            f"({loop_lag['samples']} samples every {loop_lag['interval_ms']} ms)"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"scales": scales, "loop_lag": loop_lag, "results": [asdict(r) for r in results]},
+                indent=2,
+            )
+        )
+    print()
+    print(summary(results, scales, loop_lag))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -133,6 +133,12 @@ async def test_tiny_scale_fills_postgresql(settings: Settings) -> None:
         try:
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TINY}
             next_task_id = await conn.fetchval("SELECT nextval('tasks_id_seq')")
+            # Dropped for the load and rebuilt: the unique constraints and indexes are back.
+            constraints = {
+                r["conname"]
+                for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE contype = 'u'")
+            }
+            indexes = {r["indexname"] for r in await conn.fetch("SELECT indexname FROM pg_indexes")}
             # The load skips the foreign-key triggers: check every reference by hand.
             orphans = {
                 f"{table.name}.{fk.parent.name}": await conn.fetchval(
@@ -148,6 +154,8 @@ async def test_tiny_scale_fills_postgresql(settings: Settings) -> None:
         assert counts == TINY
         assert next_task_id == TINY["tasks"] + 1  # sequences follow the copied ids
         assert len(orphans) >= 8
+        assert {"uq_users_email", "uq_enrollments_user_id_course_id"} <= constraints
+        assert {"ix_tasks_owner_id_created_at", "ix_courses_published_created_at"} <= indexes
         assert set(orphans.values()) == {0}, orphans
         await _sign_in_and_read(url, settings)
     finally:

@@ -219,7 +219,7 @@ class Plan:
         return (course_id - 1) * LESSONS_PER_COURSE + position
 
     # -- enrollments and progress -----------------------------------------------------------
-    ENROLLMENT_COLUMNS = ("id", "user_id", "course_id", "status", "enrolled_at", "completed_at")
+    ENROLLMENT_COLUMNS = ("id", "user_id", "course_id", "status", "enrolled_at")
     COMPLETION_COLUMNS = ("id", "user_id", "lesson_id", "course_id", "completed_at")
 
     def _enrollment_pairs(self) -> Iterator[tuple[int, int, int]]:
@@ -242,10 +242,9 @@ class Plan:
     def enrollments(self) -> Iterator[tuple[Any, ...]]:
         n = self.scale.enrollments
         pairs = enumerate(self._enrollment_pairs(), start=1)
-        for (eid, (uid, cid, done)), at in zip(pairs, self._times(n), strict=True):
-            status = "cancelled" if eid % 50 == 0 else "active"
-            completed = at + DAYS[7] if done == LESSONS_PER_COURSE else None
-            yield (eid, uid, cid, status, at, completed)
+        for (eid, (uid, cid, _done)), at in zip(pairs, self._times(n), strict=True):
+            # A course's completion is derived from its lesson completions, not stored.
+            yield (eid, uid, cid, "cancelled" if eid % 50 == 0 else "active", at)
 
     def completions(self) -> Iterator[tuple[Any, ...]]:
         n = self.scale.enrollments

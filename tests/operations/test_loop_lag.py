@@ -75,7 +75,7 @@ async def test_bench_routes_serve_the_lag_when_enabled(settings: Settings) -> No
         ) as client,
     ):
         assert app.state.loop_lag_monitor.running
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.3)
         first = (await client.get("/_bench/loop-lag")).json()
         assert first["samples"] >= 5
         assert first["p99_ms"] is not None

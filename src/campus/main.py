@@ -27,6 +27,7 @@ from campus.http.templates import STATIC_DIR
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.api import router as operations_router
+from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = create_redis(settings)
     rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
+    metrics = Metrics(database.engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cors_origins = list(settings.cors_origins)
     middleware = [
         Middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies),
+        Middleware(MetricsMiddleware, metrics=metrics),
         Middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies),
         Middleware(
             CORSMiddleware,
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis
     app.state.rate_limiter = rate_limiter
     app.state.loop_lag_monitor = lag_monitor
+    app.state.metrics = metrics
 
     install_error_handlers(app)
     app.include_router(operations_router)

@@ -43,7 +43,7 @@ DOCS_CSP = (
 DOCS_PATHS = ("/docs", "/redoc")
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """The matched route's full template, e.g. ``/api/v1/courses/{course_id}``.
 
     Routes of included routers know only their own part of the path, so the static prefix
@@ -94,7 +94,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         except Exception:
             error_logger.exception(
-                "unhandled_error", method=scope.get("method"), route=_route_template(scope)
+                "unhandled_error", method=scope.get("method"), route=route_template(scope)
             )
             if scope["type"] == "http" and status_holder["status"] is None:
                 response = self._error_response(scope, request_id)
@@ -107,7 +107,7 @@ class RequestContextMiddleware:
                     "request",
                     method=scope.get("method"),
                     path=scope.get("path"),
-                    route=_route_template(scope),
+                    route=route_template(scope),
                     status=status_holder["status"],
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     client=client_ip(scope, self.trusted_proxies),

@@ -1,1 +1,1 @@
-"""Operations: health checks (and later metrics)."""
+"""Operations: health checks, Prometheus metrics, the opt-in loop-lag monitor."""

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from campus.errors import Unauthenticated
 from campus.http.errors import problem_response, problem_type
 from campus.operations import service
 
@@ -55,3 +59,19 @@ async def health(request: Request) -> Any:
         instance=request.url.path,
     )
     return problem_response(body, status=503)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (bearer token when CAMPUS_METRICS_TOKEN is set)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 401: {"description": "Bad token"}},
+)
+async def metrics(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthenticated("A valid metrics token is required.")
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -6,7 +6,7 @@ stays bounded; unmatched paths share the label ``<unmatched>``. No user data is 
 
 With several worker processes (``campus serve --workers N``) each worker answers for
 itself; scrape through a per-pod endpoint or run one worker per container (the Kubernetes
-way), as docs/operations explains.
+way), as the README's Operations section explains.
 """
 
 from __future__ import annotations

@@ -149,9 +149,8 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-@pytest.fixture
-async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on the test's transaction: every request's commit is a savepoint release."""
+def on_test_transaction(app: FastAPI, connection: AsyncConnection) -> FastAPI:
+    """Bind ``app``'s unit of work to the test's transaction: a commit releases a savepoint."""
 
     async def session_override(request: Request) -> AsyncIterator[AsyncSession]:
         async with (
@@ -166,7 +165,13 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
             yield session
 
     app.dependency_overrides[get_session] = session_override
-    transport = httpx.ASGITransport(app=app)
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the test's transaction: every request's commit is a savepoint release."""
+    transport = httpx.ASGITransport(app=on_test_transaction(app, connection))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limit_login_failures: str = "5/15minutes"
     rate_limit_auth: str = "20/minute"
+    rate_limit_api: str = "600/minute"
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
     # Email
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("rate_limit_login_failures", "rate_limit_auth")
+    @field_validator("rate_limit_login_failures", "rate_limit_auth", "rate_limit_api")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         from limits import parse_many

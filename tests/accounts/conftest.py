@@ -9,14 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campus.config import Settings
-from campus.db import unit_of_work
 from campus.email import EmailMessage, MemoryBackend, wait_for_outgoing
-from campus.http.deps import get_session
 from campus.main import create_app
+from tests.conftest import on_test_transaction
 
 LINK = re.compile(r"(https?://\S+?)\?token=([A-Za-z0-9_\-]+)")
 
@@ -62,21 +60,7 @@ async def make_client(
 
         async def factory(ip: str = "127.0.0.1", **overrides: Any) -> httpx.AsyncClient:
             overrides.setdefault("trusted_proxies", ["127.0.0.1"])
-            app = create_app(settings.model_copy(update=overrides))
-
-            async def session_override(request: Request) -> AsyncIterator[AsyncSession]:
-                async with (
-                    AsyncSession(
-                        bind=connection,
-                        join_transaction_mode="create_savepoint",
-                        expire_on_commit=False,
-                        autoflush=False,
-                    ) as session,
-                    unit_of_work(session),
-                ):
-                    yield session
-
-            app.dependency_overrides[get_session] = session_override
+            app = on_test_transaction(create_app(settings.model_copy(update=overrides)), connection)
             stack.push_async_callback(app.state.database.dispose)
             transport = httpx.ASGITransport(app=app, client=(ip, 12345))
             return await stack.enter_async_context(

@@ -199,3 +199,34 @@ async def test_login_form_rejects_oversized_and_missing_fields(client: httpx.Asy
         "/api/v1/auth/login", data={"username": "a" * 400 + "@b.com", "password": "x"}
     )
     assert long.status_code == 422
+
+
+async def test_api_rate_limit_per_account_and_per_ip(
+    make_client: ClientFactory,
+    storage: dict[str, Any],
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    from tests.factories import auth_headers
+
+    client = await _limited(make_client, storage, rate_limit_api="3/minute")
+    alice = await create_user(session, settings)
+    bob = await create_user(session, settings)
+    alice_h = await auth_headers(session, settings, alice)
+    bob_h = await auth_headers(session, settings, bob)
+    for _ in range(3):
+        assert (await client.get("/api/v1/auth/me", headers=alice_h)).status_code == 200
+    limited = await client.get("/api/v1/auth/me", headers=alice_h)
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["ratelimit-limit"] == "3"
+    assert limited.json()["type"].endswith("rate-limited")
+    # another account from the same address is counted on its own
+    assert (await client.get("/api/v1/auth/me", headers=bob_h)).status_code == 200
+    # anonymous requests count per IP
+    for _ in range(3):
+        assert (await client.get("/api/v1/courses", **_from("203.0.113.9"))).status_code == 200
+    assert (await client.get("/api/v1/courses", **_from("203.0.113.9"))).status_code == 429
+    assert (await client.get("/api/v1/courses", **_from("203.0.113.10"))).status_code == 200
+    # pages and operations are not under the API limit
+    assert (await client.get("/health/live", **_from("203.0.113.9"))).status_code == 200

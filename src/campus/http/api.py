@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from campus.http.ratelimit import API_RATE_LIMIT
+
 API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    router = APIRouter(prefix=API_PREFIX, dependencies=[API_RATE_LIMIT])
     for domain_router in _domain_routers():
         router.include_router(domain_router)
     return router

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from campus.accounts.tokens import decode_token
 from campus.config import Settings
+from campus.errors import CampusError
 from campus.http.net import client_ip
 from campus.ratelimit import RateLimiter
 
@@ -42,3 +44,30 @@ def limit_per_ip(
 
 # Register, password reset and socket tickets share CAMPUS_RATE_LIMIT_AUTH (API.md §9).
 AUTH_RATE_LIMIT = Depends(limit_per_ip("auth", lambda s: s.rate_limit_auth))
+
+
+def api_client_key(request: Request) -> str:
+    """Who a request counts against: the account of a valid bearer token, else the IP.
+
+    Only the token's signature is checked here (no database); the endpoint itself still
+    authenticates. An invalid token counts against the IP, like an anonymous request.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            claims = decode_token(request.app.state.settings, token.strip(), expected="access")
+        except CampusError:
+            pass
+        else:
+            return f"user:{claims.user_id}"
+    return f"ip:{request_ip(request)}"
+
+
+async def api_rate_limit(request: Request, limiter: RateLimiterDep) -> None:
+    """The generous limit on the whole JSON API (CAMPUS_RATE_LIMIT_API, API.md §9)."""
+    if limiter.enabled:
+        settings: Settings = request.app.state.settings
+        await limiter.hit(settings.rate_limit_api, "api", api_client_key(request))
+
+
+API_RATE_LIMIT = Depends(api_rate_limit)

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["console", "json"] | None = None
     sentry_dsn: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     metrics_token: str | None = None
     # Benchmarks only (bench/run.py): sample the event loop's lag and serve it on the
     # unlisted /_bench/loop-lag routes. Off by default.

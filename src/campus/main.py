@@ -30,6 +30,7 @@ from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
+from campus.sentry import init_sentry
 
 DESCRIPTION = """
 Campus is an open-source learning platform: courses made of ordered lessons, enrollment
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production()
     configure_logging(settings)
+    init_sentry(settings)
 
     database = Database(settings)
     redis = create_redis(settings)

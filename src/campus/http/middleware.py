@@ -22,6 +22,7 @@ from campus.http.errors import (
 )
 from campus.http.net import client_ip, is_https
 from campus.log import get_logger
+from campus.sentry import report_exception
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 access_logger = get_logger("campus.access")
@@ -92,10 +93,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            error_logger.exception(
-                "unhandled_error", method=scope.get("method"), route=route_template(scope)
-            )
+        except Exception as exc:
+            route = route_template(scope)
+            error_logger.exception("unhandled_error", method=scope.get("method"), route=route)
+            report_exception(exc, request_id=request_id, route=route)
             if scope["type"] == "http" and status_holder["status"] is None:
                 response = self._error_response(scope, request_id)
                 await response(scope, receive, send_wrapper)

@@ -54,6 +54,15 @@ async def _progress(session: SessionDep, user: Any, course: Any) -> Any:
         return None
 
 
+async def _completed_ids(
+    session: SessionDep, user: Any, course: Any, progress: Any
+) -> frozenset[int]:
+    """The lessons the signed-in learner has completed (shown with ✓); none if not enrolled."""
+    if progress is None:
+        return frozenset()
+    return await learning_service.completed_lesson_ids(session, user, course_id=course.id)
+
+
 async def _lessons(session: SessionDep, actor: Any, course_id: int) -> list[Any]:
     result = await service.list_lessons(
         session, actor, course_id=course_id, page=_page_params(1, MAX_LESSONS_SHOWN, "position")
@@ -123,6 +132,7 @@ async def course_page(
         {
             "course": course,
             "progress": progress,
+            "completed_ids": await _completed_ids(session, user, course, progress),
             "enrolled": progress is not None,
             "can_enroll": user is not None and course.is_published,
             "lessons": lessons,
@@ -143,6 +153,7 @@ async def lesson_page(
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
     index = next((i for i, item in enumerate(lessons) if item.id == lesson_id), None)
+    progress = await _progress(session, user, course)
     context: dict[str, Any] = {
         "course": course,
         "lessons": lessons,
@@ -150,7 +161,8 @@ async def lesson_page(
         "previous": lessons[index - 1] if index else None,
         "next": lessons[index + 1] if index is not None and index + 1 < len(lessons) else None,
         "can_manage": service.can_manage(user, course),
-        "progress": await _progress(session, user, course),
+        "progress": progress,
+        "completed_ids": await _completed_ids(session, user, course, progress),
     }
     try:
         lesson = await service.get_readable_lesson(

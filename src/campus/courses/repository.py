@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    or_,
     select,
     true,
     update,
@@ -247,3 +249,54 @@ async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) ->
         )
     )
     return bool((await session.execute(stmt)).scalar())
+
+
+# --- lessons a user works with (e.g. to link a task to one) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LessonRef:
+    """A lesson named together with its course: enough to show and link it."""
+
+    lesson_id: int
+    title: str
+    position: int
+    course_id: int
+    course_title: str
+
+
+def _lesson_refs() -> Select[int, str, int, int, str]:
+    return select(Lesson.id, Lesson.title, Lesson.position, Course.id, Course.title).join(
+        Course, Course.id == Lesson.course_id
+    )
+
+
+def _refs(rows: Any) -> list[LessonRef]:
+    return [LessonRef(*row) for row in rows]
+
+
+async def own_course_lessons(session: AsyncSession, actor: User, *, limit: int) -> list[LessonRef]:
+    """Lessons of the visible courses ``actor`` teaches or is actively enrolled in, by course
+    title and position: one statement."""
+    enrolled = exists().where(
+        Enrollment.user_id == actor.id,
+        Enrollment.course_id == Course.id,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    )
+    stmt = (
+        _lesson_refs()
+        .where(visible_to(actor), or_(Course.teacher_id == actor.id, enrolled))
+        .order_by(Course.title, Course.id, Lesson.position)
+        .limit(limit)
+    )
+    return _refs((await session.execute(stmt)).all())
+
+
+async def lesson_refs(
+    session: AsyncSession, actor: User | None, *, lesson_ids: Sequence[int]
+) -> list[LessonRef]:
+    """The given lessons whose course ``actor`` can see (others are left out): one statement."""
+    if not lesson_ids:
+        return []
+    stmt = _lesson_refs().where(Lesson.id.in_(sorted(set(lesson_ids))), visible_to(actor))
+    return _refs((await session.execute(stmt)).all())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from slugify import slugify
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import repository
 from campus.courses.repository import CourseFilters as CourseFilters
+from campus.courses.repository import LessonRef as LessonRef
 from campus.courses.schemas import (
     SLUG_MAX,
     CourseCreate,
@@ -197,6 +199,27 @@ async def get_readable_lesson(
     if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
         return lesson
     raise Forbidden("Enroll in this course to read this lesson.", code="enrollment-required")
+
+
+LINKABLE_LESSONS_MAX = 300
+
+
+async def list_linkable_lessons(
+    session: AsyncSession, actor: User, *, limit: int = LINKABLE_LESSONS_MAX
+) -> list[LessonRef]:
+    """Lessons to offer when ``actor`` links something to a lesson (e.g. a task): those of
+    the courses they teach or are enrolled in (every one of them passes
+    ``get_readable_lesson``), grouped by course, at most ``limit``."""
+    return await repository.own_course_lessons(session, actor, limit=limit)
+
+
+async def describe_lessons(
+    session: AsyncSession, actor: User | None, *, lesson_ids: Sequence[int]
+) -> dict[int, LessonRef]:
+    """Title, position and course of each given lesson in a course ``actor`` can see, by id
+    (one statement; invisible or deleted lessons are absent)."""
+    refs = await repository.lesson_refs(session, actor, lesson_ids=lesson_ids)
+    return {ref.lesson_id: ref for ref in refs}
 
 
 def _position_out_of_range(highest: int) -> ValidationFailed:

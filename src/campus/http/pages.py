@@ -17,5 +17,11 @@ def _domain_routers() -> list[APIRouter]:
     from campus.accounts import pages as accounts_pages
     from campus.courses import pages as courses_pages
     from campus.learning import pages as learning_pages
+    from campus.tasks import pages as tasks_pages
 
-    return [accounts_pages.router, courses_pages.router, learning_pages.router]
+    return [
+        accounts_pages.router,
+        courses_pages.router,
+        learning_pages.router,
+        tasks_pages.router,
+    ]

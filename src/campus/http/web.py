@@ -386,7 +386,7 @@ def _message(err: Mapping[str, Any]) -> str:
         return "This field is required."
     if kind == "string_too_short":
         return f"Use at least {ctx.get('min_length')} characters."
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and "max_length" in ctx):
         return f"Use at most {ctx.get('max_length')} characters."
     if kind in ("int_parsing", "int_type"):
         return "Enter a whole number."

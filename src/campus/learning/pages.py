@@ -1,4 +1,5 @@
-"""Learning pages: enroll, mark a lesson complete, the learner's cabinet (API.md §10)."""
+"""Learning pages: enroll, mark a lesson complete, the learner's cabinet with the tasks due
+soon (API.md §10)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from fastapi import Query, Response
 from campus.errors import PaymentRequired
 from campus.http.deps import IdPath, SessionDep
 from campus.http.web import PageUser, WebPage, page_router
+from campus.kit.clock import utcnow
 from campus.kit.pagination import make_page_params
 from campus.learning import service
+from campus.tasks import service as tasks_service
 
 router = page_router()
 
@@ -74,4 +77,14 @@ async def cabinet_page(
         default="-enrolled_at",
     )
     result = await service.list_my_courses(session, user, params=params)
-    return page.render("learning/cabinet.html", {"rows": result.items, "total": result.total})
+    due_soon = await tasks_service.list_tasks_due_soon(session, user)
+    return page.render(
+        "learning/cabinet.html",
+        {
+            "rows": result.items,
+            "total": result.total,
+            "due_soon": due_soon,
+            "due_days": tasks_service.DUE_SOON_DAYS,
+            "now": utcnow(),
+        },
+    )

@@ -89,6 +89,13 @@ async def delete_completion(session: AsyncSession, *, user_id: int, lesson_id: i
     await session.execute(stmt)
 
 
+async def completed_lesson_ids(session: AsyncSession, *, user_id: int, course_id: int) -> set[int]:
+    stmt = select(LessonCompletion.lesson_id).where(
+        LessonCompletion.user_id == user_id, LessonCompletion.course_id == course_id
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
 def lessons_total(course_id: Any) -> Any:
     """Correlatable scalar subquery: the number of lessons of a course."""
     return select(func.count(Lesson.id)).where(Lesson.course_id == course_id).scalar_subquery()

@@ -106,6 +106,16 @@ async def get_progress(session: AsyncSession, actor: User, *, course_id: int) ->
     )
 
 
+async def completed_lesson_ids(
+    session: AsyncSession, actor: User, *, course_id: int
+) -> frozenset[int]:
+    """The ids of the lessons of ``course_id`` that ``actor`` has completed (one query; only
+    the actor's own completions, so no access check is needed)."""
+    return frozenset(
+        await repository.completed_lesson_ids(session, user_id=actor.id, course_id=course_id)
+    )
+
+
 async def complete_lesson(
     session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
 ) -> Progress:

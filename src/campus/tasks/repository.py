@@ -71,6 +71,25 @@ def list_statement(
     return stmt
 
 
+async def open_tasks_due_by(
+    session: AsyncSession, *, owner_id: int, until: datetime, limit: int
+) -> list[Task]:
+    """The owner's tasks not completed and due at or before ``until`` (overdue ones too),
+    soonest first."""
+    stmt = (
+        select(Task)
+        .where(
+            owned_by(owner_id),
+            Task.status != TaskStatus.COMPLETED,
+            Task.due_date.is_not(None),
+            Task.due_date <= until,
+        )
+        .order_by(Task.due_date, Task.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def owner_task_titles(session: AsyncSession, *, owner_id: int) -> set[str]:
     stmt = select(Task.title).where(owned_by(owner_id))
     return set((await session.execute(stmt)).scalars().all())

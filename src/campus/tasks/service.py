@@ -6,7 +6,7 @@ task is a 404 on every verb (admins included) and never shows up in a list or a 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,3 +155,19 @@ async def complete_task(session: AsyncSession, actor: User, *, task_id: int) -> 
     _set_status(task, TaskStatus.COMPLETED, utcnow())
     await session.flush()
     return task
+
+
+DUE_SOON_DAYS = 7
+DUE_SOON_MAX = 5
+
+
+async def list_tasks_due_soon(
+    session: AsyncSession,
+    actor: User,
+    *,
+    days: int = DUE_SOON_DAYS,
+    limit: int = DUE_SOON_MAX,
+) -> list[Task]:
+    """The actor's open tasks due within ``days`` from now, or overdue; soonest first."""
+    until = utcnow() + timedelta(days=days)
+    return await repository.open_tasks_due_by(session, owner_id=actor.id, until=until, limit=limit)

@@ -48,11 +48,11 @@ PRIORITIES = [
     (TaskPriority.LOW.value, "Low"),
 ]
 SORT_CHOICES = [
-    ("due_date", "Due date, soonest first"),
-    ("-priority", "Priority, highest first"),
-    ("-created_at", "Newest first"),
+    ("due_date", "Due soonest"),
+    ("-priority", "Highest priority"),
+    ("-created_at", "Newest"),
     ("-updated_at", "Recently changed"),
-    ("title", "Title, A to Z"),
+    ("title", "Title A to Z"),
 ]
 DEFAULT_SORT = "due_date"
 TASK_FIELDS = ("title", "description", "priority", "due_date", "lesson_id", "status")

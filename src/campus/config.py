@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
-    db_pool_pre_ping: bool = True
+    # Off: a ping costs round trips per checkout; see campus.db._install_checkout_liveness.
+    db_pool_pre_ping: bool = False
     db_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 

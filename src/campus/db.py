@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +32,8 @@ NAMING_CONVENTION = {
 
 # Execution options for a unit of work that writes (only SQLite reads them).
 WRITE_TRANSACTION: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
+# Execution options for a request that only reads, on PostgreSQL: no BEGIN/COMMIT round trips.
+READ_ONLY_AUTOCOMMIT: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
 
 
 class Base(DeclarativeBase):
@@ -91,7 +93,30 @@ def create_engine(
         _install_sqlite_pragmas(
             engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms, foreign_keys=foreign_keys
         )
+    else:
+        _install_checkout_liveness(engine)
     return engine
+
+
+def _install_checkout_liveness(engine: AsyncEngine) -> None:
+    """Replace a pooled connection the driver already knows is closed, for free.
+
+    The pool does not pre-ping by default (``CAMPUS_DB_POOL_PRE_PING``): on asyncpg a ping
+    costs three round trips (BEGIN, an empty query, ROLLBACK) on every checkout. Instead:
+    a connection the server closed (restart, idle timeout, ``pg_terminate_backend``) is
+    marked closed by the driver as soon as the event loop reads the EOF, and this check,
+    which sends nothing, makes the pool discard it and retry with a new connection (the pool
+    retries a checkout that raises ``DisconnectionError``). Connections are also recycled
+    after ``CAMPUS_DB_POOL_RECYCLE_SECONDS``, which covers links dropped silently by a
+    firewall, and a disconnect seen by a query invalidates the whole pool.
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(record, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise exc.DisconnectionError("the pooled connection was closed by the server")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -141,6 +166,10 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = create_sessionmaker(self.engine)
+        # How a request that only reads configures its connection (see get_session).
+        self.read_options: dict[str, Any] | None = (
+            None if self.engine.dialect.name == "sqlite" else READ_ONLY_AUTOCOMMIT
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, with_expression
+from sqlalchemy.sql.base import ExecutableOption
 
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
@@ -36,15 +38,22 @@ COURSE_SORTS: dict[str, ColumnElement[Any]] = {
 LESSON_SORTS: dict[str, ColumnElement[Any]] = {"position": Lesson.position.expression}
 
 
+@cache
+def _published() -> ColumnElement[bool]:
+    # SQL expressions are immutable: built once, reused by every request (building them is
+    # a measurable part of a request's CPU time; see docs/performance.md).
+    return Course.is_published.is_(True)
+
+
 def visible_to(actor: User | None) -> ColumnElement[bool]:
     """The courses ``actor`` may see: published ones; a teacher's own drafts; all for admins."""
     if actor is None:
-        return Course.is_published.is_(True)
+        return _published()
     if actor.role == UserRole.ADMIN:
         return true()
     if actor.role == UserRole.TEACHER:
-        return (Course.is_published.is_(True)) | (Course.teacher_id == actor.id)
-    return Course.is_published.is_(True)
+        return _published() | (Course.teacher_id == actor.id)
+    return _published()
 
 
 # --- courses ----------------------------------------------------------------------------
@@ -68,13 +77,24 @@ def students_count_expr() -> ColumnElement[int]:
     )
 
 
-def with_stats(stmt: Select[Any]) -> Select[Any]:
-    """Load the teacher (joined) and both counts (correlated subqueries) in ``stmt`` itself."""
-    return stmt.join(Course.teacher).options(
+@cache
+def _stats_options() -> tuple[ExecutableOption, ...]:
+    # Built once: ``with_expression`` deep-copies its expression on every call.
+    return (
         contains_eager(Course.teacher),
         with_expression(Course.lessons_count, lessons_count_expr()),
         with_expression(Course.students_count, students_count_expr()),
     )
+
+
+def with_stats(stmt: Select[Any]) -> Select[Any]:
+    """Load the teacher (joined) and both counts (correlated subqueries) in ``stmt`` itself."""
+    return stmt.join(Course.teacher).options(*_stats_options())
+
+
+@cache
+def _courses_with_stats() -> Select[Any]:
+    return with_stats(select(Course))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +126,7 @@ def course_list_statements(
 ) -> tuple[Select[Any], Select[Any]]:
     """The page statement (courses with teacher and counts) and its cheap count statement."""
     conditions = _filter_conditions(actor, filters)
-    page = with_stats(select(Course)).where(*conditions)
+    page = _courses_with_stats().where(*conditions)
     count = select(func.count()).select_from(Course).where(*conditions)
     return page, count
 
@@ -123,7 +143,7 @@ async def get_course_with_stats(
 ) -> Course | None:
     """The course with teacher and counts if ``actor`` may see it (refreshed in the session)."""
     stmt = (
-        with_stats(select(Course))
+        _courses_with_stats()
         .where(Course.id == course_id, visible_to(actor))
         .execution_options(populate_existing=True)
     )

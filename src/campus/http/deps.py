@@ -1,6 +1,6 @@
 """Shared request dependencies as ``Annotated`` aliases."""
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -14,12 +14,12 @@ MAX_ID = 2**31 - 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -30,11 +30,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Declared with ``scope="function"``: the commit runs when the handler returns and *before*
     the response is sent, so a client never sees a success that was not stored. Any error
     rolls the whole request back. Services and repositories only flush.
+
+    A safe method (GET, HEAD, OPTIONS) reads without an explicit transaction on PostgreSQL
+    (:attr:`Database.read_options`): no BEGIN and no COMMIT round trip. Under READ COMMITTED
+    every statement takes its own snapshot anyway, so a read sees exactly what it would
+    have seen inside a transaction.
     """
     database: Database = request.app.state.database
     async with database.sessionmaker() as session, unit_of_work(session):
         if request.method not in SAFE_METHODS:
             await session.connection(execution_options=WRITE_TRANSACTION)
+        elif database.read_options:
+            await session.connection(execution_options=database.read_options)
         yield session
 
 
@@ -46,7 +53,9 @@ def IdPath(description: str = "Identifier") -> object:  # noqa: N802 - reads lik
     return Path(ge=1, le=MAX_ID, description=description)
 
 
-def page_params(allowed_sorts: Sequence[str], default_sort: str) -> Callable[..., PageParams]:
+def page_params(
+    allowed_sorts: Sequence[str], default_sort: str
+) -> Callable[..., Awaitable[PageParams]]:
     """A dependency parsing ``skip``, ``limit`` and ``sort`` for one list endpoint."""
     allowed = tuple(allowed_sorts)
     sort_help = (
@@ -55,7 +64,7 @@ def page_params(allowed_sorts: Sequence[str], default_sort: str) -> Callable[...
         + f". Default `{default_sort}`; ties are broken by id."
     )
 
-    def dependency(
+    async def dependency(
         skip: Annotated[int, Query(description="Rows to skip (>= 0).")] = 0,
         limit: Annotated[int, Query(description="Page size, 1..100.")] = DEFAULT_LIMIT,
         sort: Annotated[str | None, Query(description=sort_help, max_length=200)] = None,

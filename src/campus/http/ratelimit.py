@@ -14,7 +14,7 @@ from campus.http.net import client_ip
 from campus.ratelimit import RateLimiter
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
@@ -22,7 +22,7 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
-def request_ip(request: Request) -> str:
+async def request_ip(request: Request) -> str:
     """The client IP (the first untrusted hop behind ``CAMPUS_TRUSTED_PROXIES``)."""
     settings: Settings = request.app.state.settings
     return client_ip(request.scope, settings.trusted_proxies)

@@ -40,7 +40,7 @@ OWNED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def task_filters(
+async def task_filters(
     status_filter: Annotated[
         TaskStatus | None, Query(description="Only tasks with this status.")
     ] = None,

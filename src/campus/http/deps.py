@@ -3,12 +3,12 @@
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.db import WRITE_TRANSACTION, Database, unit_of_work
-from campus.kit.pagination import DEFAULT_LIMIT, PageParams, make_page_params
+from campus.kit.pagination import DEFAULT_LIMIT, CursorCodec, PageParams, make_page_params
 
 MAX_ID = 2**31 - 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,10 +53,25 @@ def IdPath(description: str = "Identifier") -> object:  # noqa: N802 - reads lik
     return Path(ge=1, le=MAX_ID, description=description)
 
 
+def _cursor_codec(request: Request) -> CursorCodec:
+    """One codec per application (its key is derived from the secret key once)."""
+    state = request.app.state
+    codec: CursorCodec | None = getattr(state, "cursor_codec", None)
+    if codec is None:
+        settings: Settings = state.settings
+        codec = CursorCodec(settings.secret_key)
+        state.cursor_codec = codec
+    return codec
+
+
 def page_params(
     allowed_sorts: Sequence[str], default_sort: str
 ) -> Callable[..., Awaitable[PageParams]]:
-    """A dependency parsing ``skip``, ``limit`` and ``sort`` for one list endpoint."""
+    """A dependency parsing ``skip``, ``limit``, ``sort`` and ``cursor`` for one list endpoint.
+
+    A page with more rows carries ``next_cursor``, and this dependency puts the same link in
+    a ``Link: <...>; rel="next"`` header of the response.
+    """
     allowed = tuple(allowed_sorts)
     sort_help = (
         "Comma-separated fields, `-field` for descending. Allowed: "
@@ -65,12 +80,37 @@ def page_params(
     )
 
     async def dependency(
+        request: Request,
+        response: Response,
         skip: Annotated[int, Query(description="Rows to skip (>= 0).")] = 0,
         limit: Annotated[int, Query(description="Page size, 1..100.")] = DEFAULT_LIMIT,
         sort: Annotated[str | None, Query(description=sort_help, max_length=200)] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                description=(
+                    "Keyset pagination: the `next_cursor` of the previous page (opaque). "
+                    "Continues right after that page's last row, as fast deep in the list "
+                    "as on page 1. Keep the same `sort`; do not combine with `skip`. A "
+                    "cursor that is not valid, or was made for another sort, is a 422."
+                ),
+                max_length=2000,
+            ),
+        ] = None,
     ) -> PageParams:
+        def link_next(token: str) -> None:
+            url = request.url.include_query_params(cursor=token).remove_query_params("skip")
+            response.headers["Link"] = f'<{url}>; rel="next"'
+
         return make_page_params(
-            skip=skip, limit=limit, sort=sort, allowed=allowed, default=default_sort
+            skip=skip,
+            limit=limit,
+            sort=sort,
+            allowed=allowed,
+            default=default_sort,
+            cursor=cursor,
+            codec=_cursor_codec(request),
+            on_next=link_next,
         )
 
     return dependency

@@ -3,17 +3,32 @@
 ``skip``/``limit`` are validated, ``sort`` is parsed against a per-endpoint allow-list,
 the order is always made stable with the id as the last key, and the total is counted in
 SQL. The result is the envelope of API.md §1.
+
+Keyset pagination: every page that has more rows carries ``next_cursor``, an opaque token
+holding the sort keys of its last row (and the offset, so ``page`` stays right). Passing it
+back as ``cursor`` continues *after* that row with ``WHERE (keys) > (last keys)`` instead
+of ``OFFSET``, which costs the same on page 1 and page 50,000. The token is signed
+(HMAC-SHA256 with a key derived from the secret key) so it cannot be forged or edited; a
+bad or foreign token, or one made for another sort order, is a 422.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,10 +51,107 @@ class SortKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Keyset:
+    """Where a cursor continues: the last row's sort values and id, and the next offset."""
+
+    values: tuple[Any, ...]
+    offset: int
+
+
+class CursorCodec:
+    """Signs and checks keyset cursors (URL-safe, opaque to clients)."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"campus-cursor\x00" + secret.encode()).digest()
+
+    def _sign(self, body: bytes) -> str:
+        mac = hmac.new(self._key, body, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def encode(self, sort: tuple[SortKey, ...], keyset: Keyset) -> str:
+        payload = {
+            "s": sort_spec(sort),
+            "o": keyset.offset,
+            "v": [_encode_value(value) for value in keyset.values],
+        }
+        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(
+            b"="
+        )
+        return f"{body.decode()}.{self._sign(body)}"
+
+    def decode(self, token: str, sort: tuple[SortKey, ...]) -> Keyset:
+        body_text, _, signature = token.partition(".")
+        body = body_text.encode()
+        if not body or not hmac.compare_digest(self._sign(body), signature):
+            raise _bad_cursor("The cursor is not valid. Use next_cursor from a page.")
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+            spec, offset = payload["s"], int(payload["o"])
+            values = tuple(_decode_value(item) for item in payload["v"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise _bad_cursor("The cursor is not valid. Use next_cursor from a page.") from exc
+        if spec != sort_spec(sort) or len(values) != len(sort) + 1 or offset < 0:
+            raise _bad_cursor("The cursor belongs to another sort order; start again without it.")
+        return Keyset(values=values, offset=offset)
+
+
+def sort_spec(sort: tuple[SortKey, ...]) -> str:
+    return ",".join(("-" if key.descending else "") + key.field for key in sort)
+
+
+def _bad_cursor(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message,
+        errors=[{"loc": ["query", "cursor"], "msg": message, "type": "value_error"}],
+    )
+
+
+def _encode_value(value: Any) -> list[Any]:
+    if value is None:
+        return ["n"]
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return ["b", value]
+    if isinstance(value, int):
+        return ["i", value]
+    if isinstance(value, datetime):
+        return ["t", value.isoformat()]
+    if isinstance(value, date):
+        return ["d", value.isoformat()]
+    if isinstance(value, Decimal):
+        return ["m", str(value)]
+    if isinstance(value, str):
+        return ["s", value]
+    raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "b": bool,
+    "i": int,
+    "t": datetime.fromisoformat,
+    "d": date.fromisoformat,
+    "m": Decimal,
+    "s": str,
+}
+
+
+def _decode_value(item: list[Any]) -> Any:
+    if item[0] == "n":
+        return None
+    return _DECODERS[item[0]](item[1])
+
+
+@dataclass(frozen=True, slots=True)
 class PageParams:
     skip: int = 0
     limit: int = DEFAULT_LIMIT
     sort: tuple[SortKey, ...] = ()
+    # Keyset pagination (set by campus.http.deps.page_params): where to continue, how to
+    # sign the next cursor, and how to announce it (the ``Link: rel="next"`` header).
+    keyset: Keyset | None = None
+    codec: CursorCodec | None = None
+    on_next: Callable[[str], None] | None = None
 
 
 def parse_sort(raw: str | None, allowed: Sequence[str], default: str) -> tuple[SortKey, ...]:
@@ -70,7 +182,15 @@ def parse_sort(raw: str | None, allowed: Sequence[str], default: str) -> tuple[S
 
 
 def make_page_params(
-    *, skip: int, limit: int, sort: str | None, allowed: Sequence[str], default: str
+    *,
+    skip: int,
+    limit: int,
+    sort: str | None,
+    allowed: Sequence[str],
+    default: str,
+    cursor: str | None = None,
+    codec: CursorCodec | None = None,
+    on_next: Callable[[str], None] | None = None,
 ) -> PageParams:
     errors: list[dict[str, Any]] = []
     if skip < 0 or skip > MAX_SKIP:
@@ -85,9 +205,30 @@ def make_page_params(
                 "type": "range",
             }
         )
+    if cursor is not None and skip != 0:
+        errors.append(
+            {
+                "loc": ["query", "skip"],
+                "msg": "use either skip or cursor, not both",
+                "type": "value_error",
+            }
+        )
     if errors:
         raise ValidationFailed("Invalid pagination parameters.", errors=errors)
-    return PageParams(skip=skip, limit=limit, sort=parse_sort(sort, allowed, default))
+    keys = parse_sort(sort, allowed, default)
+    keyset = None
+    if cursor is not None:
+        if codec is None:
+            raise _bad_cursor("This list does not take a cursor.")
+        keyset = codec.decode(cursor, keys)
+    return PageParams(
+        skip=keyset.offset if keyset is not None else skip,
+        limit=limit,
+        sort=keys,
+        keyset=keyset,
+        codec=codec,
+        on_next=on_next,
+    )
 
 
 class Page(BaseModel, Generic[T]):
@@ -98,6 +239,16 @@ class Page(BaseModel, Generic[T]):
     page: int
     page_size: int
     pages: int
+    next_cursor: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description=(
+            "Pass as `cursor` (with the same `sort` and `limit`) for the next page; null on "
+            "the last page. Keyset pagination: as fast deep in the list as on page 1. The "
+            'same link is in the `Link: <...>; rel="next"` header. Left out on the last page, '
+            "so the envelope is exactly API.md §1's there."
+        ),
+    )
 
 
 @dataclass(slots=True)
@@ -106,6 +257,7 @@ class PageResult(Generic[T]):
     total: int
     skip: int
     limit: int
+    next_cursor: str | None = None
 
     @property
     def page(self) -> int:
@@ -116,13 +268,16 @@ class PageResult(Generic[T]):
         return math.ceil(self.total / self.limit) if self.total else 0
 
     def envelope(self) -> dict[str, Any]:
-        return {
+        envelope: dict[str, Any] = {
             "items": self.items,
             "total": self.total,
             "page": self.page,
             "page_size": self.limit,
             "pages": self.pages,
         }
+        if self.next_cursor is not None:
+            envelope["next_cursor"] = self.next_cursor
+        return envelope
 
 
 def order_by_clauses(
@@ -141,6 +296,23 @@ def order_by_clauses(
     return clauses
 
 
+def _after(params: PageParams, columns: Sequence[Any], keyset: Keyset) -> ColumnElement[bool]:
+    """Rows strictly after ``keyset`` in the order of ``order_by_clauses``."""
+    directions = [key.descending for key in params.sort]
+    directions.append(directions[-1] if directions else False)
+    values = keyset.values
+    if len(set(directions)) == 1:  # one direction: a row-value comparison, index-friendly
+        row = tuple_(*columns)
+        bound = tuple_(*values)
+        return row < bound if directions[0] else row > bound
+    alternatives = []
+    for i, column in enumerate(columns):
+        equal = [columns[j] == values[j] for j in range(i)]
+        beyond = column < values[i] if directions[i] else column > values[i]
+        alternatives.append(and_(*equal, beyond))
+    return or_(*alternatives)
+
+
 async def paginate(
     session: AsyncSession,
     stmt: AnySelect,
@@ -154,20 +326,36 @@ async def paginate(
     """Run one page of ``stmt`` and its total, both in SQL.
 
     ``count_stmt`` may be given when a cheaper count than ``SELECT count(*) FROM (stmt)``
-    exists (e.g. without the joins that only feed the columns).
+    exists (e.g. without the joins that only feed the columns). With a cursor
+    (``params.keyset``) the page continues after the cursor's row instead of skipping.
     """
     if count_stmt is None:
         count_stmt = select(func.count()).select_from(
             stmt.order_by(None).with_only_columns(tie_breaker).subquery()
         )
     total = int((await session.execute(count_stmt)).scalar_one())
-    page_stmt = (
-        stmt.order_by(*order_by_clauses(params, sort_columns, tie_breaker))
-        .offset(params.skip)
-        .limit(params.limit)
-    )
     if total == 0 or params.skip >= total:
         return PageResult(items=[], total=total, skip=params.skip, limit=params.limit)
-    result = await session.execute(page_stmt)
-    items = list(result.scalars().all()) if scalars else list(result.all())
-    return PageResult(items=items, total=total, skip=params.skip, limit=params.limit)
+    key_columns = [sort_columns[key.field] for key in params.sort] + [tie_breaker]
+    page_stmt = stmt.order_by(*order_by_clauses(params, sort_columns, tie_breaker)).limit(
+        params.limit
+    )
+    if params.keyset is not None:
+        page_stmt = page_stmt.where(_after(params, key_columns, params.keyset))
+    else:
+        page_stmt = page_stmt.offset(params.skip)
+    width = len(stmt.column_descriptions)  # entities count once, unlike selected_columns
+    codec = params.codec
+    if codec is not None:  # the keys ride along as extra columns, for the next cursor
+        page_stmt = page_stmt.add_columns(
+            *(column.label(f"_cursor_{i}") for i, column in enumerate(key_columns))
+        )
+    rows = (await session.execute(page_stmt)).all()
+    items: list[Any] = [row[0] for row in rows] if scalars else [row[:width] for row in rows]
+    result = PageResult(items=items, total=total, skip=params.skip, limit=params.limit)
+    if codec is not None and rows and params.skip + len(rows) < total:
+        keyset = Keyset(values=tuple(rows[-1][width:]), offset=params.skip + len(rows))
+        result.next_cursor = codec.encode(params.sort, keyset)
+        if params.on_next is not None:
+            params.on_next(result.next_cursor)
+    return result

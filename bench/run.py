@@ -98,6 +98,7 @@ class Options:
     duration: float
     warmup: float
     quick: bool
+    server_env: tuple[tuple[str, str], ...] = ()
 
 
 class BenchError(Exception):
@@ -386,6 +387,7 @@ class Bench:
             CAMPUS_RATE_LIMITS_ENABLED="false",
             CAMPUS_BENCH_LOOP_LAG="1",
         )
+        env.update(self.opts.server_env)
         campus_log = workdir / "campus.log"
         ref_log = workdir / "reference.log"
         campus_out, ref_out = campus_log.open("wb"), ref_log.open("wb")
@@ -620,7 +622,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="'login': only the login benchmark (bench/login.py)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CAMPUS_NAME=VALUE",
+        help="a setting for the Campus server, e.g. CAMPUS_PASSWORD_HASH_CONCURRENCY=1",
+    )
     args = parser.parse_args(argv)
+    for item in args.set:
+        name, sep, _ = item.partition("=")
+        if not sep or not name.startswith("CAMPUS_"):
+            parser.error(f"--set takes CAMPUS_NAME=VALUE, not {item!r}")
     if args.quick and args.scale not in (None, "10k", "tiny"):
         parser.error("--quick runs at 10k only")
     return args
@@ -647,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration=args.duration or (4.0 if args.quick else 10.0),
         warmup=1.0 if args.quick else 2.0,
         quick=args.quick,
+        server_env=tuple((name, value) for name, _, value in (i.partition("=") for i in args.set)),
     )
     signal.signal(signal.SIGTERM, _terminate)
     scales = scales_for(args)

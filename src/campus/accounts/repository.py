@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select, update
+from sqlalchemy import Select, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -140,21 +141,30 @@ async def retire_account_tokens(
 async def get_live_session_user(
     session: AsyncSession, *, session_id: str, user_id: int, now: datetime, kind: str = "api"
 ) -> tuple[AuthSession, User] | None:
-    """The session and its active user, in one query, if the session is still live."""
-    stmt = (
+    """The session and its active user, in one query, if the session is still live.
+
+    Runs on every authenticated request, so the statement is built once and only the
+    values are bound (building the expression tree cost more than running the query).
+    """
+    params = {"session_id": session_id, "user_id": user_id, "kind": kind, "now": now}
+    row = (await session.execute(_live_session_user_statement(), params)).first()
+    return (row[0], row[1]) if row else None
+
+
+@cache
+def _live_session_user_statement() -> Select[AuthSession, User]:
+    return (
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
         .where(
-            AuthSession.id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.kind == kind,
+            AuthSession.id == bindparam("session_id"),
+            AuthSession.user_id == bindparam("user_id"),
+            AuthSession.kind == bindparam("kind"),
             AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
+            AuthSession.expires_at > bindparam("now"),
             User.is_active.is_(True),
         )
     )
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row else None
 
 
 async def get_auth_session(

@@ -22,13 +22,18 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
-async def request_ip(request: Request) -> str:
+def request_ip(request: Request) -> str:
     """The client IP (the first untrusted hop behind ``CAMPUS_TRUSTED_PROXIES``)."""
     settings: Settings = request.app.state.settings
     return client_ip(request.scope, settings.trusted_proxies)
 
 
-ClientIP = Annotated[str, Depends(request_ip)]
+async def _request_ip_dependency(request: Request) -> str:
+    # async: FastAPI would run a plain function in a worker thread.
+    return request_ip(request)
+
+
+ClientIP = Annotated[str, Depends(_request_ip_dependency)]
 
 
 def limit_per_ip(

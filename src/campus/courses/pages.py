@@ -376,14 +376,52 @@ def _lesson_data(values: dict[str, str], *, with_position: bool) -> dict[str, An
     return data
 
 
+async def _lesson_form(
+    page: WebPage,
+    session: SessionDep,
+    user: Any,
+    course_id: int,
+    *,
+    lesson_id: int | None = None,
+    values: dict[str, Any] | None = None,
+    error: ValidationError | ValidationFailed | None = None,
+) -> Response:
+    """The lesson editor: empty (new), filled from the lesson (edit), or re-shown with the
+    user's input and the errors beside their fields (422)."""
+    course = await _managed(session, user, course_id)
+    lesson = None
+    if lesson_id is not None:
+        lesson = await service.get_readable_lesson(
+            session, user, lesson_id=lesson_id, course_id=course_id
+        )
+    if values is None:
+        values = (
+            {}
+            if lesson is None
+            else {
+                "title": lesson.title,
+                "summary": lesson.summary or "",
+                "content": lesson.content,
+                "duration_minutes": ""
+                if lesson.duration_minutes is None
+                else lesson.duration_minutes,
+                "is_preview": lesson.is_preview,
+                "position": lesson.position,
+            }
+        )
+    errors = field_errors(error) if error is not None else {}
+    return page.render(
+        "courses/lesson_form.html",
+        {"course": course, "lesson": lesson, "values": values, "errors": errors},
+        status_code=422 if error is not None else 200,
+    )
+
+
 @router.get("/teach/courses/{course_id}/lessons/new")
 async def new_lesson_page(
     page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
 ) -> Response:
-    course = await _managed(session, user, course_id)
-    return page.render(
-        "courses/lesson_form.html", {"course": course, "lesson": None, "values": {}, "errors": {}}
-    )
+    return await _lesson_form(page, session, user, course_id)
 
 
 @router.post("/teach/courses/{course_id}/lessons/new")
@@ -395,12 +433,7 @@ async def create_lesson_page(
         data = LessonCreate.model_validate(_lesson_data(values, with_position=True))
         lesson = await service.create_lesson(session, user, course_id=course_id, data=data)
     except (ValidationError, ValidationFailed) as exc:
-        course = await _managed(session, user, course_id)
-        return page.render(
-            "courses/lesson_form.html",
-            {"course": course, "lesson": None, "values": values, "errors": field_errors(exc)},
-            status_code=422,
-        )
+        return await _lesson_form(page, session, user, course_id, values=values, error=exc)
     return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” added.")
 
 
@@ -412,22 +445,7 @@ async def edit_lesson_page(
     lesson_id: LessonId,
     user: TeacherPageUser,
 ) -> Response:
-    course = await _managed(session, user, course_id)
-    lesson = await service.get_readable_lesson(
-        session, user, lesson_id=lesson_id, course_id=course_id
-    )
-    values = {
-        "title": lesson.title,
-        "summary": lesson.summary or "",
-        "content": lesson.content,
-        "duration_minutes": "" if lesson.duration_minutes is None else lesson.duration_minutes,
-        "is_preview": lesson.is_preview,
-        "position": lesson.position,
-    }
-    return page.render(
-        "courses/lesson_form.html",
-        {"course": course, "lesson": lesson, "values": values, "errors": {}},
-    )
+    return await _lesson_form(page, session, user, course_id, lesson_id=lesson_id)
 
 
 @router.post("/teach/courses/{course_id}/lessons/{lesson_id}")
@@ -445,14 +463,8 @@ async def update_lesson_page(
             session, user, course_id=course_id, lesson_id=lesson_id, data=data, replace=False
         )
     except (ValidationError, ValidationFailed) as exc:
-        course = await _managed(session, user, course_id)
-        lesson = await service.get_readable_lesson(
-            session, user, lesson_id=lesson_id, course_id=course_id
-        )
-        return page.render(
-            "courses/lesson_form.html",
-            {"course": course, "lesson": lesson, "values": values, "errors": field_errors(exc)},
-            status_code=422,
+        return await _lesson_form(
+            page, session, user, course_id, lesson_id=lesson_id, values=values, error=exc
         )
     return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” saved.")
 

@@ -42,7 +42,10 @@ class PoolCollector(Collector):
         for name, (doc, method) in readings.items():
             reader = getattr(pool, method, None)
             if callable(reader):
-                yield GaugeMetricFamily(name, doc, value=float(reader()))
+                # QueuePool.overflow() counts from -pool_size; the gauge shows connections
+                # opened beyond the pool, never a negative number.
+                value = max(0.0, float(reader())) if method == "overflow" else float(reader())
+                yield GaugeMetricFamily(name, doc, value=value)
 
 
 class Metrics:

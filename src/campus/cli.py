@@ -72,6 +72,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, reload: bo
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         server_header=False,
+        access_log=False,  # campus.access logs every request (campus.http.middleware)
         log_config=None,
         timeout_graceful_shutdown=20,
     )

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     metrics_token: str | None = None
+    # The garbage collector's young-generation threshold while serving (CPython's default
+    # is 700); 0 keeps the interpreter's. See campus.operations.runtime.
+    gc_gen0_threshold: int = Field(default=10_000, ge=0, le=1_000_000)
     # Benchmarks only (bench/run.py): sample the event loop's lag and serve it on the
     # unlisted /_bench/loop-lag routes. Off by default.
     bench_loop_lag: bool = False

@@ -166,9 +166,13 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = create_sessionmaker(self.engine)
-        # How a request that only reads configures its connection (see get_session).
-        self.read_options: dict[str, Any] | None = (
-            None if self.engine.dialect.name == "sqlite" else READ_ONLY_AUTOCOMMIT
+        # Sessions for a request that only reads (see campus.http.deps.get_session): on
+        # PostgreSQL their connections run in autocommit, so a read sends no BEGIN and no
+        # COMMIT; SQLite keeps its deferred read transaction (there is no network there).
+        self.read_sessionmaker = (
+            self.sessionmaker
+            if self.engine.dialect.name == "sqlite"
+            else create_sessionmaker(self.engine.execution_options(**READ_ONLY_AUTOCOMMIT))
         )
 
     @asynccontextmanager

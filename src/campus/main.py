@@ -15,19 +15,20 @@ from campus import __version__
 from campus.config import Settings, get_settings
 from campus.db import Database
 from campus.email import wait_for_outgoing
-from campus.http.api import build_api_router
+from campus.http.api import include_api
 from campus.http.errors import install_error_handlers
 from campus.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from campus.http.pages import build_pages_router
+from campus.http.pages import include_pages
 from campus.http.templates import STATIC_DIR
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
+from campus.operations.runtime import tune_garbage_collector
 from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
 from campus.sentry import init_sentry
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lag_monitor is not None:
             lag_monitor.start()
+        tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
         try:
             yield
         finally:
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations_router)
     if lag_monitor is not None:
         app.include_router(looplag.router)
-    app.include_router(build_api_router())
-    app.include_router(build_pages_router())
+    include_api(app)
+    include_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

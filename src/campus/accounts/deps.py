@@ -3,12 +3,15 @@
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts import service
+from campus.accounts.service import AuthContext
+from campus.config import Settings
 from campus.errors import Forbidden, Unauthenticated
-from campus.http.deps import SessionDep, SettingsDep
+from campus.http.deps import SessionDep
 from campus.models.accounts import User, UserRole
 
 # auto_error=False: a missing token becomes our own 401 problem, not FastAPI's.
@@ -17,33 +20,43 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=F
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-async def get_optional_auth(
-    session: SessionDep, settings: SettingsDep, token: TokenDep
-) -> service.AuthContext | None:
-    """The user and sign-in session behind the request's bearer token, if any."""
+async def _auth(request: Request, session: AsyncSession, token: str | None) -> AuthContext | None:
     if not token:
         return None
+    settings: Settings = request.app.state.settings
     return await service.auth_from_access_token(session, settings, token)
 
 
-OptionalAuth = Annotated[service.AuthContext | None, Depends(get_optional_auth)]
+# Each dependency below reads the token itself instead of stacking on another one: FastAPI
+# solves every level of a dependency tree on every request, and that work is a measurable
+# share of a fast endpoint's time (docs/performance.md). A request uses one of them.
 
 
-async def get_current_auth(auth: OptionalAuth) -> service.AuthContext:
+async def get_optional_auth(
+    request: Request, session: SessionDep, token: TokenDep
+) -> AuthContext | None:
+    """The user and sign-in session behind the request's bearer token, if any."""
+    return await _auth(request, session, token)
+
+
+async def get_current_auth(request: Request, session: SessionDep, token: TokenDep) -> AuthContext:
+    auth = await _auth(request, session, token)
     if auth is None:
         raise Unauthenticated()
     return auth
 
 
-async def get_optional_user(auth: OptionalAuth) -> User | None:
+async def get_optional_user(request: Request, session: SessionDep, token: TokenDep) -> User | None:
+    auth = await _auth(request, session, token)
     return auth.user if auth is not None else None
 
 
-async def get_current_user(auth: Annotated[service.AuthContext, Depends(get_current_auth)]) -> User:
-    return auth.user
+async def get_current_user(request: Request, session: SessionDep, token: TokenDep) -> User:
+    return (await get_current_auth(request, session, token)).user
 
 
-CurrentAuth = Annotated[service.AuthContext, Depends(get_current_auth)]
+OptionalAuth = Annotated[AuthContext | None, Depends(get_optional_auth)]
+CurrentAuth = Annotated[AuthContext, Depends(get_current_auth)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 

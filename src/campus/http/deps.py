@@ -32,17 +32,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     rolls the whole request back. Services and repositories only flush.
 
     A safe method (GET, HEAD, OPTIONS) reads without an explicit transaction on PostgreSQL
-    (:attr:`Database.read_options`): no BEGIN and no COMMIT round trip. Under READ COMMITTED
-    every statement takes its own snapshot anyway, so a read sees exactly what it would
-    have seen inside a transaction.
+    (:attr:`Database.read_sessionmaker`): no BEGIN and no COMMIT round trip. Under READ
+    COMMITTED every statement takes its own snapshot anyway, so a read sees exactly what it
+    would have seen inside a transaction.
     """
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session, unit_of_work(session):
-        if request.method not in SAFE_METHODS:
+    if request.method in SAFE_METHODS:
+        async with database.read_sessionmaker() as session, unit_of_work(session):
+            yield session
+    else:
+        async with database.sessionmaker() as session, unit_of_work(session):
             await session.connection(execution_options=WRITE_TRANSACTION)
-        elif database.read_options:
-            await session.connection(execution_options=database.read_options)
-        yield session
+            yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

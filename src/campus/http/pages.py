@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 
-def build_pages_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+def include_pages(app: FastAPI) -> None:
+    """Mount each domain's page router on the app itself (one level; see ``include_api``)."""
     for domain_router in _domain_routers():
-        router.include_router(domain_router)
-    return router
+        app.include_router(domain_router, include_in_schema=False)
 
 
 def _domain_routers() -> list[APIRouter]:
@@ -20,8 +19,8 @@ def _domain_routers() -> list[APIRouter]:
     from campus.tasks import pages as tasks_pages
 
     return [
-        accounts_pages.router,
         courses_pages.router,
-        learning_pages.router,
         tasks_pages.router,
+        learning_pages.router,
+        accounts_pages.router,
     ]

@@ -68,8 +68,12 @@ def api_client_key(request: Request) -> str:
     return f"ip:{request_ip(request)}"
 
 
-async def api_rate_limit(request: Request, limiter: RateLimiterDep) -> None:
-    """The generous limit on the whole JSON API (CAMPUS_RATE_LIMIT_API, API.md §9)."""
+async def api_rate_limit(request: Request) -> None:
+    """The generous limit on the whole JSON API (CAMPUS_RATE_LIMIT_API, API.md §9).
+
+    It runs on every API request, so it reads the limiter itself rather than through a
+    sub-dependency (each level of dependencies costs every request its solving)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.enabled:
         settings: Settings = request.app.state.settings
         await limiter.hit(settings.rate_limit_api, "api", api_client_key(request))

@@ -45,8 +45,14 @@ class Settings(BaseSettings):
 
     # Database
     database_url: str = DEFAULT_DATABASE_URL
+    # A fixed pool by default: overflow connections are opened for a burst and closed when
+    # returned to a full pool, and under sustained load above the pool size that churn
+    # (a TCP + TLS + auth handshake per connection) costs more than the wait for a pooled
+    # one (docs/performance.md). Size the pool to the concurrency a worker should reach.
     db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
+    # How long a request waits for a free connection before it gets a 503 (Retry-After).
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
     # Off: a ping costs round trips per checkout; see campus.db._install_checkout_liveness.
     db_pool_pre_ping: bool = False

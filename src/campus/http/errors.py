@@ -8,10 +8,17 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from campus.errors import CampusError, Forbidden, Unauthenticated, ValidationFailed
+from campus.errors import (
+    CampusError,
+    Forbidden,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+)
 from campus.log import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -21,6 +28,7 @@ SECRET_FIELDS = frozenset(
 )
 
 logger = get_logger("campus.http")
+busy_logger = get_logger("campus.db")
 
 
 class LoginRequired(Exception):
@@ -221,7 +229,21 @@ def unexpected_error_payload(instance: str, request_id: str) -> dict[str, Any]:
     )
 
 
+async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
+    """Every database connection stayed busy for ``CAMPUS_DB_POOL_TIMEOUT_SECONDS``: a 503
+    the client may retry, not a 500 (nothing failed; the server is saturated)."""
+    assert isinstance(exc, PoolTimeout)
+    busy_logger.warning("db_pool_exhausted", path=request.url.path)
+    return await campus_error_handler(
+        request,
+        ServiceUnavailable(
+            "The server is busy; try again shortly.", code="busy", headers={"Retry-After": "1"}
+        ),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PoolTimeout, pool_timeout_handler)
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(CampusError, campus_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

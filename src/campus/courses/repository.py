@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
+from campus.kit.pagination import ListQuery
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, CourseLevel, Lesson
@@ -55,6 +56,28 @@ def visible_to(actor: User | None) -> ColumnElement[bool]:
     if actor.role == UserRole.TEACHER:
         return _published() | (Course.teacher_id == actor.id)
     return _published()
+
+
+def visibility(actor: User | None) -> tuple[str, dict[str, Any]]:
+    """The rule of :func:`visible_to` as a scope name and the values it binds, for
+    statements built once per scope (:func:`visible_in`)."""
+    if actor is None:
+        return "published", {}
+    if actor.role == UserRole.ADMIN:
+        return "all", {}
+    if actor.role == UserRole.TEACHER:
+        return "teacher", {"viewer_id": actor.id}
+    return "published", {}
+
+
+@cache
+def visible_in(scope: str) -> ColumnElement[bool]:
+    """The condition of a visibility scope, the viewer's id as the parameter ``viewer_id``."""
+    return {
+        "published": _published(),
+        "all": true(),
+        "teacher": _published() | (Course.teacher_id == bindparam("viewer_id")),
+    }[scope]
 
 
 # --- courses ----------------------------------------------------------------------------
@@ -106,27 +129,42 @@ class CourseFilters:
     is_free: bool | None = None
 
 
-def _filter_conditions(actor: User | None, filters: CourseFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [visible_to(actor)]
+def course_list_query(actor: User | None, filters: CourseFilters) -> ListQuery:
+    """The catalog page (courses with teacher and counts) and its cheap count statement."""
+    scope, values = visibility(actor)
     if filters.q:
-        pattern = like_contains(fold(filters.q), LIKE_ESCAPE)
-        conditions.append(Course.search_text.like(pattern, escape=LIKE_ESCAPE))
+        values["q_pattern"] = like_contains(fold(filters.q), LIKE_ESCAPE)
     if filters.level is not None:
-        conditions.append(Course.level == filters.level)
+        values["level"] = filters.level
     if filters.teacher_id is not None:
-        conditions.append(Course.teacher_id == filters.teacher_id)
-    if filters.is_free is True:
-        conditions.append(Course.price_cents == 0)
-    elif filters.is_free is False:
-        conditions.append(Course.price_cents > 0)
-    return conditions
+        values["teacher_id"] = filters.teacher_id
+    shape = (
+        scope,
+        bool(filters.q),
+        filters.level is not None,
+        filters.teacher_id is not None,
+        filters.is_free,
+    )
+    page, count = _catalog_statements(*shape)
+    return ListQuery(page=page, count=count, values=values, shape=("catalog", *shape))
 
 
-def course_list_statements(
-    actor: User | None, filters: CourseFilters
+@cache
+def _catalog_statements(
+    scope: str, q: bool, level: bool, teacher: bool, is_free: bool | None
 ) -> tuple[Select[Any], Select[Any]]:
-    """The page statement (courses with teacher and counts) and its cheap count statement."""
-    conditions = _filter_conditions(actor, filters)
+    """The catalog statements of one shape, built once; the values are bound parameters."""
+    conditions: list[ColumnElement[bool]] = [visible_in(scope)]
+    if q:
+        conditions.append(Course.search_text.like(bindparam("q_pattern"), escape=LIKE_ESCAPE))
+    if level:
+        conditions.append(Course.level == bindparam("level"))
+    if teacher:
+        conditions.append(Course.teacher_id == bindparam("teacher_id"))
+    if is_free is True:
+        conditions.append(Course.price_cents == 0)
+    elif is_free is False:
+        conditions.append(Course.price_cents > 0)
     page = _courses_with_stats().where(*conditions)
     count = select(func.count()).select_from(Course).where(*conditions)
     return page, count
@@ -143,30 +181,21 @@ async def get_course_with_stats(
     session: AsyncSession, actor: User | None, course_id: int
 ) -> Course | None:
     """The course with teacher and counts if ``actor`` may see it (refreshed in the session)."""
-    if actor is not None and actor.role == UserRole.TEACHER:
-        stmt, params = _course_by_id("teacher"), {"course_id": course_id, "viewer_id": actor.id}
-    else:
-        scope = "all" if actor is not None and actor.role == UserRole.ADMIN else "published"
-        stmt, params = _course_by_id(scope), {"course_id": course_id}
-    course: Course | None = (await session.execute(stmt, params)).scalar_one_or_none()
+    scope, values = visibility(actor)
+    values["course_id"] = course_id
+    course: Course | None = (
+        await session.execute(_course_by_id(scope), values)
+    ).scalar_one_or_none()
     return course
 
 
 @cache
 def _course_by_id(scope: str) -> Select[Any]:
-    """The statement of :func:`get_course_with_stats`, built once per visibility scope.
-
-    The same rule as :func:`visible_to`, with the ids as bound parameters, so a request only
-    binds values instead of building (and cache-keying) a new expression tree.
-    """
-    visible: ColumnElement[bool] = {
-        "published": _published(),
-        "all": true(),
-        "teacher": _published() | (Course.teacher_id == bindparam("viewer_id")),
-    }[scope]
+    """The statement of :func:`get_course_with_stats`, built once per visibility scope: a
+    request only binds values instead of building (and cache-keying) a new expression."""
     return (
         _courses_with_stats()
-        .where(Course.id == bindparam("course_id"), visible)
+        .where(Course.id == bindparam("course_id"), visible_in(scope))
         .execution_options(populate_existing=True)
     )
 

@@ -21,7 +21,7 @@ from campus.courses.schemas import (
     LessonPatch,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
-from campus.kit.pagination import PageParams, PageResult, paginate
+from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
 
@@ -43,14 +43,12 @@ async def list_courses(
     session: AsyncSession, actor: User | None, *, filters: CourseFilters, page: PageParams
 ) -> PageResult[Course]:
     """The catalog page ``actor`` may see, with teacher and counts from the same query."""
-    stmt, count_stmt = repository.course_list_statements(actor, filters)
-    return await paginate(
+    return await paginate_query(
         session,
-        stmt,
+        repository.course_list_query(actor, filters),
         page,
         sort_columns=repository.COURSE_SORTS,
         tie_breaker=Course.id.expression,
-        count_stmt=count_stmt,
     )
 
 

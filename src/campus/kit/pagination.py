@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +28,7 @@ from enum import Enum
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -251,6 +251,20 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A list's statements, built once per ``shape``, and the values this request binds.
+
+    ``shape`` names what the statements depend on (whose visibility, which filters are
+    present); the values (ids, filter values) are bound at execution. See ``paginate``.
+    """
+
+    page: AnySelect
+    count: AnySelect
+    values: Mapping[str, Any]
+    shape: Hashable
+
+
 @dataclass(slots=True)
 class PageResult(Generic[T]):
     items: list[T]
@@ -296,21 +310,95 @@ def order_by_clauses(
     return clauses
 
 
-def _after(params: PageParams, columns: Sequence[Any], keyset: Keyset) -> ColumnElement[bool]:
-    """Rows strictly after ``keyset`` in the order of ``order_by_clauses``."""
+def _after(params: PageParams, columns: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's row in the order of ``order_by_clauses``.
+
+    The cursor's values are bound parameters ``_after_0`` ... (see :func:`_keyset_values`),
+    so the statement is the same for every cursor of one sort order.
+    """
     directions = [key.descending for key in params.sort]
     directions.append(directions[-1] if directions else False)
-    values = keyset.values
+    bounds = [
+        bindparam(f"_after_{i}", type_=getattr(column, "type", None))
+        for i, column in enumerate(columns)
+    ]
     if len(set(directions)) == 1:  # one direction: a row-value comparison, index-friendly
         row = tuple_(*columns)
-        bound = tuple_(*values)
+        bound = tuple_(*bounds)
         return row < bound if directions[0] else row > bound
     alternatives = []
     for i, column in enumerate(columns):
-        equal = [columns[j] == values[j] for j in range(i)]
-        beyond = column < values[i] if directions[i] else column > values[i]
+        equal = [columns[j] == bounds[j] for j in range(i)]
+        beyond = column < bounds[i] if directions[i] else column > bounds[i]
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)
+
+
+def _keyset_values(keyset: Keyset) -> dict[str, Any]:
+    return {f"_after_{i}": value for i, value in enumerate(keyset.values)}
+
+
+# Page statements derived from a list's base statement, per shape (see ``paginate``).
+# Bounded: shapes are finite (filters present x sort order), but never trust that blindly.
+_PAGE_STATEMENTS: dict[Hashable, AnySelect] = {}
+_PAGE_STATEMENTS_MAX = 4096
+
+
+def _page_statement(
+    stmt: AnySelect,
+    params: PageParams,
+    *,
+    sort_columns: SortColumns,
+    tie_breaker: Any,
+    shape: Hashable | None,
+) -> AnySelect:
+    """``stmt`` ordered, limited and positioned (offset or keyset), all values bound."""
+    key = None
+    if shape is not None:
+        key = (shape, params.sort, params.keyset is not None, params.codec is not None)
+        cached = _PAGE_STATEMENTS.get(key)
+        if cached is not None:
+            return cached
+    key_columns = [sort_columns[k.field] for k in params.sort] + [tie_breaker]
+    page_stmt = stmt.order_by(*order_by_clauses(params, sort_columns, tie_breaker)).limit(
+        bindparam("_page_limit", type_=Integer)
+    )
+    if params.keyset is not None:
+        page_stmt = page_stmt.where(_after(params, key_columns))
+    else:
+        page_stmt = page_stmt.offset(bindparam("_page_offset", type_=Integer))
+    if params.codec is not None:  # the keys ride along as extra columns, for the next cursor
+        page_stmt = page_stmt.add_columns(
+            *(column.label(f"_cursor_{i}") for i, column in enumerate(key_columns))
+        )
+    if key is not None:
+        if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_MAX:
+            _PAGE_STATEMENTS.clear()
+        _PAGE_STATEMENTS[key] = page_stmt
+    return page_stmt
+
+
+async def paginate_query(
+    session: AsyncSession,
+    query: ListQuery,
+    params: PageParams,
+    *,
+    sort_columns: SortColumns,
+    tie_breaker: Any,
+    scalars: bool = True,
+) -> PageResult[Any]:
+    """:func:`paginate` for statements built once per shape."""
+    return await paginate(
+        session,
+        query.page,
+        params,
+        sort_columns=sort_columns,
+        tie_breaker=tie_breaker,
+        count_stmt=query.count,
+        scalars=scalars,
+        values=query.values,
+        shape=query.shape,
+    )
 
 
 async def paginate(
@@ -322,37 +410,43 @@ async def paginate(
     tie_breaker: Any,
     count_stmt: AnySelect | None = None,
     scalars: bool = True,
+    values: Mapping[str, Any] | None = None,
+    shape: Hashable | None = None,
 ) -> PageResult[Any]:
     """Run one page of ``stmt`` and its total, both in SQL.
 
     ``count_stmt`` may be given when a cheaper count than ``SELECT count(*) FROM (stmt)``
     exists (e.g. without the joins that only feed the columns). With a cursor
     (``params.keyset``) the page continues after the cursor's row instead of skipping.
+
+    The page's limit, offset and cursor values are bound parameters. ``values`` binds the
+    parameters of ``stmt`` and ``count_stmt`` themselves. A caller whose statements are
+    built once per *shape* (which filters are present, whose visibility) passes that shape:
+    the ordered and limited page statement is then built once per shape and sort order too.
+    Building a statement and computing its cache key is a measurable share of a list
+    request; executing a statement built before costs neither (docs/performance.md).
     """
+    bound = dict(values or {})
     if count_stmt is None:
         count_stmt = select(func.count()).select_from(
             stmt.order_by(None).with_only_columns(tie_breaker).subquery()
         )
-    total = int((await session.execute(count_stmt)).scalar_one())
+    total = int((await session.execute(count_stmt, bound)).scalar_one())
     if total == 0 or params.skip >= total:
         return PageResult(items=[], total=total, skip=params.skip, limit=params.limit)
-    key_columns = [sort_columns[key.field] for key in params.sort] + [tie_breaker]
-    page_stmt = stmt.order_by(*order_by_clauses(params, sort_columns, tie_breaker)).limit(
-        params.limit
+    page_stmt = _page_statement(
+        stmt, params, sort_columns=sort_columns, tie_breaker=tie_breaker, shape=shape
     )
+    bound["_page_limit"] = params.limit
     if params.keyset is not None:
-        page_stmt = page_stmt.where(_after(params, key_columns, params.keyset))
+        bound.update(_keyset_values(params.keyset))
     else:
-        page_stmt = page_stmt.offset(params.skip)
+        bound["_page_offset"] = params.skip
     width = len(stmt.column_descriptions)  # entities count once, unlike selected_columns
-    codec = params.codec
-    if codec is not None:  # the keys ride along as extra columns, for the next cursor
-        page_stmt = page_stmt.add_columns(
-            *(column.label(f"_cursor_{i}") for i, column in enumerate(key_columns))
-        )
-    rows = (await session.execute(page_stmt)).all()
+    rows = (await session.execute(page_stmt, bound)).all()
     items: list[Any] = [row[0] for row in rows] if scalars else [row[:width] for row in rows]
     result = PageResult(items=items, total=total, skip=params.skip, limit=params.limit)
+    codec = params.codec
     if codec is not None and rows and params.skip + len(rows) < total:
         keyset = Keyset(values=tuple(rows[-1][width:]), offset=params.skip + len(rows))
         result.next_cursor = codec.encode(params.sort, keyset)

@@ -19,9 +19,20 @@ def check_text(value: str) -> str:
 
 
 class Schema(BaseModel):
-    """Pydantic base: reads ORM objects, rejects NUL characters and lone surrogates in text."""
+    """Pydantic base of response schemas: reads ORM objects and rows.
+
+    Responses are built from stored data, so they carry no input checks: a validator on
+    every field of every row of every page is a measurable share of a list's time.
+    """
 
     model_config = ConfigDict(from_attributes=True, str_strip_whitespace=False)
+
+
+class InputSchema(Schema):
+    """Request bodies: unknown fields are rejected (422) so a typo never passes silently,
+    and no text may carry NUL characters or lone surrogates."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
@@ -29,9 +40,3 @@ class Schema(BaseModel):
         if isinstance(value, str):
             check_text(value)
         return value
-
-
-class InputSchema(Schema):
-    """Request bodies: unknown fields are rejected (422) so a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses.repository import visible_to, with_stats
-from campus.kit.pagination import AnySelect
+from campus.courses.repository import visibility, visible_in, with_stats
+from campus.kit.pagination import AnySelect, ListQuery
 from campus.models.accounts import User
 from campus.models.courses import Course, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
@@ -147,26 +148,36 @@ def students_statement(course_id: int) -> tuple[AnySelect, Any]:
 CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title": Course.title}
 
 
-def cabinet_statements(actor: User) -> tuple[AnySelect, AnySelect]:
+def cabinet_query(actor: User) -> ListQuery:
     """The learner's active enrollments in visible courses: page and count statements.
 
     The page carries the course with its teacher and counts, the enrollment time and the
     learner's completions in the same statement (no query per row).
     """
+    scope, values = visibility(actor)
+    values["learner_id"] = actor.id
+    page, count = _cabinet_statements(scope)
+    return ListQuery(page=page, count=count, values=values, shape=("cabinet", scope))
+
+
+@cache
+def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
+    """Built once per visibility scope; the learner is the parameter ``learner_id``."""
+    learner: BindParameter[int] = bindparam("learner_id", type_=Integer)
     done = (
         select(
             LessonCompletion.course_id.label("course_id"),
             func.count(LessonCompletion.id).label("completed"),
             func.max(LessonCompletion.completed_at).label("last_completed_at"),
         )
-        .where(LessonCompletion.user_id == actor.id)
+        .where(LessonCompletion.user_id == learner)
         .group_by(LessonCompletion.course_id)
         .subquery()
     )
     conditions = (
-        Enrollment.user_id == actor.id,
+        Enrollment.user_id == learner,
         Enrollment.status == EnrollmentStatus.ACTIVE,
-        visible_to(actor),
+        visible_in(scope),
     )
     page = (
         with_stats(select(Course))

@@ -12,7 +12,7 @@ from campus.courses import repository as course_repository
 from campus.courses import service as course_service
 from campus.errors import Forbidden, NotFound, PaymentRequired
 from campus.kit.clock import utcnow
-from campus.kit.pagination import PageParams, PageResult, paginate
+from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
 from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.courses import Course
@@ -191,14 +191,12 @@ async def list_my_courses(
     session: AsyncSession, actor: User, *, params: PageParams
 ) -> PageResult[CabinetRow]:
     """The learner's cabinet: enrolled courses, when, and how far along."""
-    stmt, count = repository.cabinet_statements(actor)
-    page: PageResult[Any] = await paginate(
+    page: PageResult[Any] = await paginate_query(
         session,
-        stmt,
+        repository.cabinet_query(actor),
         params,
         sort_columns=repository.CABINET_SORTS,
         tie_breaker=Enrollment.id,
-        count_stmt=count,
         scalars=False,
     )
     page.items = [

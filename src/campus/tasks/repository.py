@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.kit.pagination import ListQuery
 from campus.kit.text import fold, like_contains
 from campus.kit.types import UTCDateTime
 from campus.models.courses import Course, Lesson
@@ -42,7 +45,7 @@ async def get_owned_task(session: AsyncSession, *, owner_id: int, task_id: int) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def list_statement(
+def list_query(
     *,
     owner_id: int,
     status: TaskStatus | None = None,
@@ -51,24 +54,49 @@ def list_statement(
     q: str | None = None,
     due_before: datetime | None = None,
     due_after: datetime | None = None,
-) -> Select[Task]:
-    """The owner's tasks matching every given filter (order and page applied by the caller)."""
-    stmt = select(Task).where(owned_by(owner_id))
-    if status is not None:
-        stmt = stmt.where(Task.status == status)
-    if priority is not None:
-        stmt = stmt.where(Task.priority == priority)
-    if lesson_id is not None:
-        stmt = stmt.where(Task.lesson_id == lesson_id)
-    if q:
-        # search_text is the folded title and description (see the model); fold q alike.
-        pattern = like_contains(fold(q), LIKE_ESCAPE)
-        stmt = stmt.where(Task.search_text.like(pattern, escape=LIKE_ESCAPE))
-    if due_before is not None:
-        stmt = stmt.where(Task.due_date <= due_before)
-    if due_after is not None:
-        stmt = stmt.where(Task.due_date >= due_after)
-    return stmt
+) -> ListQuery:
+    """The owner's tasks matching every given filter (order and page applied by the caller).
+
+    The statements are built once per set of filters present; the values are bound.
+    """
+    given = {
+        "owner_id": owner_id,
+        "status": status,
+        "priority": priority,
+        "lesson_id": lesson_id,
+        "q_pattern": like_contains(fold(q), LIKE_ESCAPE) if q else None,
+        "due_before": due_before,
+        "due_after": due_after,
+    }
+    values = {name: value for name, value in given.items() if value is not None}
+    shape = tuple(sorted(values))
+    page, count = _list_statements(shape)
+    return ListQuery(page=page, count=count, values=values, shape=("tasks", shape))
+
+
+@cache
+def _list_statements(present: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
+    conditions: list[ColumnElement[bool]] = []
+    for name in present:
+        if name == "q_pattern":
+            # search_text is the folded title and description (see the model); q alike.
+            conditions.append(Task.search_text.like(bindparam(name), escape=LIKE_ESCAPE))
+        else:
+            column, compare = _FILTERS[name]
+            conditions.append(compare(column, bindparam(name)))
+    page = select(Task).where(*conditions)
+    count = select(func.count()).select_from(Task).where(*conditions)
+    return page, count
+
+
+_FILTERS: Mapping[str, tuple[Any, Callable[[Any, Any], ColumnElement[bool]]]] = {
+    "owner_id": (Task.owner_id, operator.eq),
+    "status": (Task.status, operator.eq),
+    "priority": (Task.priority, operator.eq),
+    "lesson_id": (Task.lesson_id, operator.eq),
+    "due_before": (Task.due_date, operator.le),
+    "due_after": (Task.due_date, operator.ge),
+}
 
 
 async def open_tasks_due_by(

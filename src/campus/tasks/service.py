@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.courses import service as course_service
 from campus.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.kit.clock import utcnow
-from campus.kit.pagination import PageParams, PageResult, paginate
+from campus.kit.pagination import PageParams, PageResult, paginate_query
 from campus.models.accounts import User
 from campus.models.tasks import Task, TaskStatus
 from campus.tasks import repository
@@ -82,7 +82,7 @@ async def list_tasks(
         raise ValidationFailed.field(
             ["query", "due_after"], "due_after must not be later than due_before"
         )
-    stmt = repository.list_statement(
+    query = repository.list_query(
         owner_id=actor.id,
         status=filters.status,
         priority=filters.priority,
@@ -91,9 +91,9 @@ async def list_tasks(
         due_before=filters.due_before,
         due_after=filters.due_after,
     )
-    return await paginate(
+    return await paginate_query(
         session,
-        stmt,
+        query,
         params,
         sort_columns=repository.SORT_COLUMNS,
         tie_breaker=repository.TIE_BREAKER,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 
 from campus.config import Settings
@@ -158,6 +158,32 @@ async def _commit(session: AsyncSession) -> None:
 async def _rollback(session: AsyncSession) -> None:
     discard_after_commit(session)
     await session.rollback()
+
+
+_FLUSHED = "campus.flushed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flush(session: Session, _context: Any) -> None:
+    session.info[_FLUSHED] = True
+
+
+@asynccontextmanager
+async def connection_released(session: AsyncSession) -> AsyncIterator[None]:
+    """Give the unit of work's connection back for a slow step that needs no database.
+
+    A password hash takes tens of milliseconds of CPU in a worker thread, and at most a few
+    run at once: holding a pooled connection (and on SQLite the write lock of ``BEGIN
+    IMMEDIATE``) meanwhile would let a sign-in flood starve every other request of
+    connections. Only a unit of work that has written nothing may do this (checked): its
+    transaction ends, what it read stays loaded (``expire_on_commit=False``), and after the
+    block the unit of work goes on in a new write transaction.
+    """
+    if session.new or session.dirty or session.deleted or session.info.get(_FLUSHED):
+        raise RuntimeError("connection_released() after a write would commit it early")
+    await session.commit()
+    yield
+    await session.connection(execution_options=WRITE_TRANSACTION)
 
 
 class Database:

@@ -17,6 +17,7 @@ from campus.accounts.policy import password_problem
 from campus.accounts.schemas import MeUpdate, TokenPair, UserCreate, UserUpdate
 from campus.accounts.tokens import decode_token, encode_token, new_token_id
 from campus.config import Settings
+from campus.db import connection_released
 from campus.email import render_email, send_after_commit
 from campus.errors import (
     BadRequest,
@@ -57,7 +58,8 @@ async def register_user(
     email = str(data.email)
     if await repository.get_user_by_email(session, email) is not None:
         raise Conflict("An account with this email already exists.", code="email-taken")
-    password_hash = await get_passwords(settings).hash(data.password)
+    async with connection_released(session):
+        password_hash = await get_passwords(settings).hash(data.password)
     user = User(email=email, full_name=data.full_name, role=role, password_hash=password_hash)
     try:
         async with session.begin_nested():
@@ -168,9 +170,10 @@ async def authenticate_password(
         if ip:
             await limiter.check(limit, "login-ip", ip)
     user = await repository.get_user_by_email(session, email)
-    valid, new_hash = await get_passwords(settings).verify_and_update(
-        password, user.password_hash if user else None
-    )
+    async with connection_released(session):
+        valid, new_hash = await get_passwords(settings).verify_and_update(
+            password, user.password_hash if user else None
+        )
     if user is None or not valid:
         if limiter is not None:
             await limiter.count(limit, "login-email", email)

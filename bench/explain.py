@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql  # noqa: E402
 from campus.config import Settings  # noqa: E402
 from campus.courses import repository as courses  # noqa: E402
 from campus.db import create_engine  # noqa: E402
-from campus.kit.pagination import PageParams, SortKey, _page_statement  # noqa: E402
+from campus.kit.pagination import PageParams, SortKey, page_statement  # noqa: E402
 from campus.learning import repository as learning  # noqa: E402
 from campus.models.accounts import User, UserRole  # noqa: E402
 from campus.tasks import repository as tasks  # noqa: E402
@@ -37,9 +37,11 @@ from campus.tasks import repository as tasks  # noqa: E402
 BIG_TABLES = ("users", "courses", "lessons", "enrollments", "lesson_completions", "tasks")
 
 
-def _page(query: Any, sort: tuple[SortKey, ...], sorts: Any, tie: Any) -> tuple[Any, dict[str, Any]]:
+def _page(
+    query: Any, sort: tuple[SortKey, ...], sorts: Any, tie: Any
+) -> tuple[Any, dict[str, Any]]:
     params = PageParams(skip=0, limit=20, sort=sort)
-    stmt = _page_statement(query.page, params, sort_columns=sorts, tie_breaker=tie, shape=None)
+    stmt = page_statement(query.page, params, sort_columns=sorts, tie_breaker=tie, shape=None)
     return stmt, {**query.values, "_page_limit": 20, "_page_offset": 0}
 
 

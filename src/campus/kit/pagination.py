@@ -344,7 +344,7 @@ _PAGE_STATEMENTS: dict[Hashable, AnySelect] = {}
 _PAGE_STATEMENTS_MAX = 4096
 
 
-def _page_statement(
+def page_statement(
     stmt: AnySelect,
     params: PageParams,
     *,
@@ -434,7 +434,7 @@ async def paginate(
     total = int((await session.execute(count_stmt, bound)).scalar_one())
     if total == 0 or params.skip >= total:
         return PageResult(items=[], total=total, skip=params.skip, limit=params.limit)
-    page_stmt = _page_statement(
+    page_stmt = page_statement(
         stmt, params, sort_columns=sort_columns, tie_breaker=tie_breaker, shape=shape
     )
     bound["_page_limit"] = params.limit

@@ -21,6 +21,7 @@ TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
 async def _auth(request: Request, session: AsyncSession, token: str | None) -> AuthContext | None:
+    """The user and sign-in session behind the request's bearer token, if any."""
     if not token:
         return None
     settings: Settings = request.app.state.settings
@@ -30,13 +31,6 @@ async def _auth(request: Request, session: AsyncSession, token: str | None) -> A
 # Each dependency below reads the token itself instead of stacking on another one: FastAPI
 # solves every level of a dependency tree on every request, and that work is a measurable
 # share of a fast endpoint's time (docs/performance.md). A request uses one of them.
-
-
-async def get_optional_auth(
-    request: Request, session: SessionDep, token: TokenDep
-) -> AuthContext | None:
-    """The user and sign-in session behind the request's bearer token, if any."""
-    return await _auth(request, session, token)
 
 
 async def get_current_auth(request: Request, session: SessionDep, token: TokenDep) -> AuthContext:
@@ -55,7 +49,6 @@ async def get_current_user(request: Request, session: SessionDep, token: TokenDe
     return (await get_current_auth(request, session, token)).user
 
 
-OptionalAuth = Annotated[AuthContext | None, Depends(get_optional_auth)]
 CurrentAuth = Annotated[AuthContext, Depends(get_current_auth)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -36,6 +36,8 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from campus.models.counters import RECOUNT
+
 PASSWORD = "campus-bench-password"  # published on purpose: every seeded user has it
 STUDENT_EMAIL = "student@bench.campus.example"
 ADMIN_EMAIL = "admin@bench.campus.example"
@@ -530,6 +532,11 @@ async def _pg_load(url: URL, plan: Plan, manifest: dict[str, Any], timer: Timer)
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
             timer.lap(f"index {table} ({len(indexes) + len(uniques)})")
+        # The load ran without triggers (replica mode): set the maintained counts.
+        async with conn.transaction():
+            for statement in RECOUNT:
+                await conn.execute(statement)
+        timer.lap("recount (campus.models.counters)")
         await conn.execute(
             f"CREATE TABLE {MANIFEST_TABLE} (id integer PRIMARY KEY, body text NOT NULL)"
         )
@@ -559,16 +566,19 @@ def _sqlite_load(path: Path, plan: Plan, manifest: dict[str, Any], timer: Timer)
         conn.execute("PRAGMA foreign_keys=OFF")
         conn.execute("PRAGMA cache_size=-262144")
         for table, columns, rows in plan.tables():
+            # Indexes and the counting triggers are rebuilt after the load; the counts are
+            # then set once (campus.models.counters.RECOUNT) instead of row by row.
             indexes = conn.execute(
                 "SELECT name, sql FROM sqlite_master "
-                "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                "WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL",
                 (table,),
             ).fetchall()
             placeholders = ", ".join("?" for _ in columns)
             insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
             conn.execute("BEGIN")
-            for name, _sql in indexes:
-                conn.execute(f'DROP INDEX "{name}"')
+            for name, sql in indexes:
+                kind = "TRIGGER" if sql.lstrip().upper().startswith("CREATE TRIGGER") else "INDEX"
+                conn.execute(f'DROP {kind} "{name}"')
             count = 0
             for chunk in _chunks(rows()):
                 conn.executemany(insert, [tuple(map(_sqlite_value, row)) for row in chunk])
@@ -578,6 +588,11 @@ def _sqlite_load(path: Path, plan: Plan, manifest: dict[str, Any], timer: Timer)
                 conn.execute(sql)
             conn.execute("COMMIT")
             timer.lap(f"index {table} ({len(indexes)})")
+        conn.execute("BEGIN")
+        for statement in RECOUNT:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+        timer.lap("recount (campus.models.counters)")
         conn.execute(f"CREATE TABLE {MANIFEST_TABLE} (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         conn.execute(
             f"INSERT INTO {MANIFEST_TABLE} (id, body) VALUES (1, ?)", (json.dumps(manifest),)

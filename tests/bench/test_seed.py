@@ -19,6 +19,7 @@ from campus.config import Settings
 from campus.db import Base
 from campus.main import create_app
 from tests.conftest import PG_ADMIN_URL
+from tests.counts import DRIFT
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "bench" / "seed.py"
@@ -93,6 +94,9 @@ async def test_tiny_scale_fills_sqlite(tmp_path: Path, settings: Settings) -> No
         ).fetchone()[0]
         hashes = conn.execute("SELECT count(DISTINCT password_hash) FROM users").fetchone()[0]
         foreign_key_problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+        count_drift = [row for row in conn.execute(DRIFT) if row[1] != row[2]]
+        triggers = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='trigger'")
+        trigger_count = triggers.fetchone()[0]
         index_names = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
@@ -100,6 +104,8 @@ async def test_tiny_scale_fills_sqlite(tmp_path: Path, settings: Settings) -> No
     assert (student_tasks, student_courses) == (500, 60)
     assert hashes == 1
     assert foreign_key_problems == []
+    assert count_drift == []  # the load ran without triggers, then recounted
+    assert trigger_count == 11  # dropped for the load, rebuilt
     assert "ix_tasks_owner_id_created_at" in index_names  # dropped for the load, rebuilt
 
     manifest = await asyncio.to_thread(_seed, url, "--print-manifest")
@@ -133,6 +139,7 @@ async def test_tiny_scale_fills_postgresql(settings: Settings) -> None:
         try:
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TINY}
             next_task_id = await conn.fetchval("SELECT nextval('tasks_id_seq')")
+            count_drift = [tuple(r) for r in await conn.fetch(DRIFT) if r[1] != r[2]]
             # Dropped for the load and rebuilt: the unique constraints and indexes are back.
             constraints = {
                 r["conname"]
@@ -152,6 +159,7 @@ async def test_tiny_scale_fills_postgresql(settings: Settings) -> None:
         finally:
             await conn.close()
         assert counts == TINY
+        assert count_drift == []  # the load ran without triggers, then recounted
         assert next_task_id == TINY["tasks"] + 1  # sequences follow the copied ids
         assert len(orphans) >= 8
         assert {"uq_users_email", "uq_enrollments_user_id_course_id"} <= constraints

@@ -17,6 +17,7 @@ from campus.models.accounts import (
     User,
     UserRole,
 )
+from campus.models.counters import Counter, counter_value
 from campus.models.courses import Course
 
 
@@ -55,6 +56,16 @@ def users_query(
             )
         )
     return stmt
+
+
+def users_total(
+    *, role: UserRole | None = None, is_active: bool | None = None, q: str | None = None
+) -> Select[Any] | None:
+    """The unfiltered list's total from the maintained counter; None when filtered (the
+    filtered statement is counted)."""
+    if role is None and is_active is None and not q:
+        return counter_value(Counter.USERS)
+    return None
 
 
 # The admin list's sort keys (API.md §2).

@@ -474,6 +474,7 @@ async def list_users(
         params,
         sort_columns=repository.USER_SORT_COLUMNS,
         tie_breaker=repository.USER_TIE_BREAKER,
+        count_stmt=repository.users_total(role=role, is_active=is_active, q=q),
     )
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, with_expression
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.base import ExecutableOption
 
 from campus.kit.pagination import ListQuery
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
+from campus.models.counters import Counter, counter_value
 from campus.models.courses import Course, CourseLevel, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus
 
@@ -83,42 +84,23 @@ def visible_in(scope: str) -> ColumnElement[bool]:
 # --- courses ----------------------------------------------------------------------------
 
 
-def lessons_count_expr() -> ColumnElement[int]:
-    return (
-        select(func.count(Lesson.id))
-        .where(Lesson.course_id == Course.id)
-        .correlate(Course)
-        .scalar_subquery()
-    )
+@cache
+def _teacher_option() -> ExecutableOption:
+    return contains_eager(Course.teacher)
 
 
-def students_count_expr() -> ColumnElement[int]:
-    return (
-        select(func.count(Enrollment.id))
-        .where(Enrollment.course_id == Course.id, Enrollment.status == EnrollmentStatus.ACTIVE)
-        .correlate(Course)
-        .scalar_subquery()
-    )
+def with_teacher(stmt: Select[Any]) -> Select[Any]:
+    """Load each course's teacher in ``stmt`` itself (a join, never a query per row).
+
+    A course's ``lessons_count`` and ``students_count`` are columns kept by triggers
+    (campus.models.counters), so reading them costs nothing more.
+    """
+    return stmt.join(Course.teacher).options(_teacher_option())
 
 
 @cache
-def _stats_options() -> tuple[ExecutableOption, ...]:
-    # Built once: ``with_expression`` deep-copies its expression on every call.
-    return (
-        contains_eager(Course.teacher),
-        with_expression(Course.lessons_count, lessons_count_expr()),
-        with_expression(Course.students_count, students_count_expr()),
-    )
-
-
-def with_stats(stmt: Select[Any]) -> Select[Any]:
-    """Load the teacher (joined) and both counts (correlated subqueries) in ``stmt`` itself."""
-    return stmt.join(Course.teacher).options(*_stats_options())
-
-
-@cache
-def _courses_with_stats() -> Select[Any]:
-    return with_stats(select(Course))
+def _courses_with_teacher() -> Select[Any]:
+    return with_teacher(select(Course))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +147,30 @@ def _catalog_statements(
         conditions.append(Course.price_cents == 0)
     elif is_free is False:
         conditions.append(Course.price_cents > 0)
-    page = _courses_with_stats().where(*conditions)
-    count = select(func.count()).select_from(Course).where(*conditions)
+    page = _courses_with_teacher().where(*conditions)
+    unfiltered = not (q or level or teacher) and is_free is None
+    if unfiltered:
+        count = _visible_total(scope)
+    else:
+        count = select(func.count()).select_from(Course).where(*conditions)
     return page, count
+
+
+def _visible_total(scope: str) -> Select[Any]:
+    """The unfiltered catalog's exact total from the maintained counters (no row is
+    counted); a teacher's scope adds their own drafts, counted by the teacher index."""
+    if scope == "all":
+        return counter_value(Counter.COURSES)
+    published = counter_value(Counter.PUBLISHED_COURSES)
+    if scope == "published":
+        return published
+    own_drafts = (
+        select(func.count())
+        .select_from(Course)
+        .where(Course.teacher_id == bindparam("viewer_id"), Course.is_published.is_(False))
+        .scalar_subquery()
+    )
+    return select(published.scalar_subquery() + own_drafts)
 
 
 async def get_visible_course(
@@ -177,7 +180,7 @@ async def get_visible_course(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_course_with_stats(
+async def get_course_with_teacher(
     session: AsyncSession, actor: User | None, course_id: int
 ) -> Course | None:
     """The course with teacher and counts if ``actor`` may see it (refreshed in the session)."""
@@ -191,10 +194,10 @@ async def get_course_with_stats(
 
 @cache
 def _course_by_id(scope: str) -> Select[Any]:
-    """The statement of :func:`get_course_with_stats`, built once per visibility scope: a
+    """The statement of :func:`get_course_with_teacher`, built once per visibility scope: a
     request only binds values instead of building (and cache-keying) a new expression."""
     return (
-        _courses_with_stats()
+        _courses_with_teacher()
         .where(Course.id == bindparam("course_id"), visible_in(scope))
         .execution_options(populate_existing=True)
     )

@@ -53,7 +53,7 @@ async def list_courses(
 
 
 async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> Course:
-    course = await repository.get_course_with_stats(session, actor, course_id)
+    course = await repository.get_course_with_teacher(session, actor, course_id)
     if course is None:
         raise NotFound("Course not found.")
     return course

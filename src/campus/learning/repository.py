@@ -10,10 +10,10 @@ from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses.repository import visibility, visible_in, with_stats
+from campus.courses.repository import visibility, visible_in, with_teacher
 from campus.kit.pagination import AnySelect, ListQuery
 from campus.models.accounts import User
-from campus.models.courses import Course, Lesson
+from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 
 
@@ -98,8 +98,8 @@ async def completed_lesson_ids(session: AsyncSession, *, user_id: int, course_id
 
 
 def lessons_total(course_id: Any) -> Any:
-    """Correlatable scalar subquery: the number of lessons of a course."""
-    return select(func.count(Lesson.id)).where(Lesson.course_id == course_id).scalar_subquery()
+    """Scalar subquery: the number of lessons of a course (kept by triggers on the course)."""
+    return select(Course.lessons_count).where(Course.id == course_id).scalar_subquery()
 
 
 def completions_of(user_id: Any, course_id: Any) -> AnySelect:
@@ -145,6 +145,12 @@ def students_statement(course_id: int) -> tuple[AnySelect, Any]:
     return stmt, Enrollment.id
 
 
+def students_total(course_id: int) -> AnySelect:
+    """The number of rows of :func:`students_statement`: the course's maintained count of
+    active enrollments, instead of counting them."""
+    return select(Course.students_count).where(Course.id == course_id)
+
+
 CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title": Course.title}
 
 
@@ -180,7 +186,7 @@ def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
         visible_in(scope),
     )
     page = (
-        with_stats(select(Course))
+        with_teacher(select(Course))
         .add_columns(
             Enrollment.enrolled_at, func.coalesce(done.c.completed, 0), done.c.last_completed_at
         )

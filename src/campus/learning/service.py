@@ -168,6 +168,7 @@ async def list_students(
         params,
         sort_columns={"enrolled_at": Enrollment.enrolled_at},
         tie_breaker=tie_breaker,
+        count_stmt=repository.students_total(course.id),
         scalars=False,
     )
     page.items = [
@@ -203,7 +204,7 @@ async def list_my_courses(
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
-            progress=Progress.of(done, course.lessons_count or 0, last),
+            progress=Progress.of(done, course.lessons_count, last),
         )
         for course, enrolled_at, done, last in page.items
     ]

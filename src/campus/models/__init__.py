@@ -7,6 +7,7 @@ from campus.models.accounts import (
     User,
     UserRole,
 )
+from campus.models.counters import Counter, RowCount
 from campus.models.courses import Course, CourseLevel, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from campus.models.tasks import Task, TaskPriority, TaskStatus
@@ -15,12 +16,14 @@ __all__ = [
     "AccountToken",
     "AccountTokenPurpose",
     "AuthSession",
+    "Counter",
     "Course",
     "CourseLevel",
     "Enrollment",
     "EnrollmentStatus",
     "Lesson",
     "LessonCompletion",
+    "RowCount",
     "Task",
     "TaskPriority",
     "TaskStatus",

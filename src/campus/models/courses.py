@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campus.db import Base
 from campus.kit.text import search_document
@@ -69,10 +69,10 @@ class Course(Base):
 
     teacher: Mapped[User] = relationship(lazy="raise")
 
-    # Filled only by queries that ask for them (campus.courses.repository.with_stats):
-    # counted in SQL in the same statement as the course, never a query per row.
-    lessons_count: Mapped[int | None] = query_expression()
-    students_count: Mapped[int | None] = query_expression()
+    # Kept exact by database triggers (campus.models.counters): never written by the ORM,
+    # read like any column, so no request counts a course's lessons or students.
+    lessons_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    students_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 @event.listens_for(Course, "before_insert")

@@ -125,17 +125,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
-async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(
+    session: AsyncSession, *, autocommit: bool = False
+) -> AsyncIterator[AsyncSession]:
     """Commit when the block ends, roll back on error (unless the error asks to commit).
 
     Callbacks registered with ``campus.kit.aftercommit.after_commit`` run after a successful
     commit and are dropped on rollback.
+
+    ``autocommit``: the session's connection runs every statement in its own transaction
+    (:data:`READ_ONLY_AUTOCOMMIT`), so there is nothing to commit unless ORM changes are
+    still pending: the commit (a trip through SQLAlchemy's greenlet bridge on every read
+    request) is skipped then.
     """
     try:
         yield session
     except CampusError as exc:
         if exc.commit_unit_of_work:
-            await _commit(session)
+            await _commit(session, autocommit=autocommit)
         else:
             await _rollback(session)
         raise
@@ -143,12 +150,17 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         await _rollback(session)
         raise
     else:
-        await _commit(session)
+        await _commit(session, autocommit=autocommit)
 
 
-async def _commit(session: AsyncSession) -> None:
+def _has_pending_changes(session: AsyncSession) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
+
+
+async def _commit(session: AsyncSession, *, autocommit: bool = False) -> None:
     try:
-        await session.commit()
+        if not autocommit or _has_pending_changes(session):
+            await session.commit()
     except BaseException:
         discard_after_commit(session)
         raise
@@ -196,10 +208,11 @@ class Database:
         # Sessions for a request that only reads (see campus.http.deps.get_session): on
         # PostgreSQL their connections run in autocommit, so a read sends no BEGIN and no
         # COMMIT; SQLite keeps its deferred read transaction (there is no network there).
+        self.reads_autocommit = self.engine.dialect.name != "sqlite"
         self.read_sessionmaker = (
-            self.sessionmaker
-            if self.engine.dialect.name == "sqlite"
-            else create_sessionmaker(self.engine.execution_options(**READ_ONLY_AUTOCOMMIT))
+            create_sessionmaker(self.engine.execution_options(**READ_ONLY_AUTOCOMMIT))
+            if self.reads_autocommit
+            else self.sessionmaker
         )
 
     @asynccontextmanager

@@ -151,22 +151,24 @@ async def retire_account_tokens(
 
 async def get_live_session_user(
     session: AsyncSession, *, session_id: str, user_id: int, now: datetime, kind: str = "api"
-) -> tuple[AuthSession, User] | None:
-    """The session and its active user, in one query, if the session is still live.
+) -> User | None:
+    """The active user of a sign-in session that is still live, in one query.
 
     Runs on every authenticated request, so the statement is built once and only the
-    values are bound (building the expression tree cost more than running the query).
+    values are bound (building the expression tree cost more than running the query), and
+    only the user is loaded as an ORM entity (the session row is only checked).
     """
     params = {"session_id": session_id, "user_id": user_id, "kind": kind, "now": now}
-    row = (await session.execute(_live_session_user_statement(), params)).first()
-    return (row[0], row[1]) if row else None
+    result = await session.execute(_live_session_user_statement(), params)
+    user: User | None = result.scalar_one_or_none()
+    return user
 
 
 @cache
-def _live_session_user_statement() -> Select[AuthSession, User]:
+def _live_session_user_statement() -> Select[User]:
     return (
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
         .where(
             AuthSession.id == bindparam("session_id"),
             AuthSession.user_id == bindparam("user_id"),

@@ -192,12 +192,12 @@ async def auth_from_access_token(
 ) -> AuthContext:
     """The user and session of a valid access token whose session is still live, else 401."""
     claims = decode_token(settings, token, expected="access")
-    found = await repository.get_live_session_user(
+    user = await repository.get_live_session_user(
         session, session_id=claims.session_id, user_id=claims.user_id, now=utcnow()
     )
-    if found is None:
+    if user is None:
         raise Unauthenticated("Invalid or expired token.")
-    return AuthContext(user=found[1], session_id=found[0].id)
+    return AuthContext(user=user, session_id=claims.session_id)
 
 
 async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -21,8 +22,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
-from sqlalchemy.sql.base import ExecutableOption
 
 from campus.kit.pagination import ListQuery
 from campus.kit.text import fold, like_contains
@@ -84,23 +83,69 @@ def visible_in(scope: str) -> ColumnElement[bool]:
 # --- courses ----------------------------------------------------------------------------
 
 
-@cache
-def _teacher_option() -> ExecutableOption:
-    return contains_eager(Course.teacher)
+@dataclass(frozen=True, slots=True)
+class TeacherRef:
+    id: int
+    full_name: str
 
 
-def with_teacher(stmt: Select[Any]) -> Select[Any]:
-    """Load each course's teacher in ``stmt`` itself (a join, never a query per row).
+@dataclass(frozen=True, slots=True)
+class CourseCard:
+    """A course as every read shows it: its columns, its teacher's name and its counts.
 
-    A course's ``lessons_count`` and ``students_count`` are columns kept by triggers
-    (campus.models.counters), so reading them costs nothing more.
+    Read with SQLAlchemy Core (:data:`CARD_COLUMNS`, one join, no ORM entities): the
+    catalog, a course page and the cabinet are the hottest reads, and loading ORM entities
+    into a session costs several times the query itself (docs/performance.md). Changes go
+    through the ORM :class:`Course`. ``lessons_count`` and ``students_count`` are columns
+    kept by triggers (campus.models.counters), so reading them costs nothing more.
     """
-    return stmt.join(Course.teacher).options(_teacher_option())
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    level: CourseLevel
+    price_cents: int
+    currency: str
+    is_published: bool
+    teacher_id: int
+    lessons_count: int
+    students_count: int
+    created_at: datetime
+    updated_at: datetime
+    teacher: TeacherRef
+
+
+# The columns of a CourseCard, in its field order, then the teacher's name.
+CARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    Course.id.expression,
+    Course.slug.expression,
+    Course.title.expression,
+    Course.description.expression,
+    Course.level.expression,
+    Course.price_cents.expression,
+    Course.currency.expression,
+    Course.is_published.expression,
+    Course.teacher_id.expression,
+    Course.lessons_count.expression,
+    Course.students_count.expression,
+    Course.created_at.expression,
+    Course.updated_at.expression,
+    User.full_name.label("teacher_name"),
+)
+CARD_WIDTH = len(CARD_COLUMNS)
+
+
+def course_card(row: Sequence[Any]) -> CourseCard:
+    """The card of a row whose first :data:`CARD_WIDTH` columns are :data:`CARD_COLUMNS`."""
+    fields = row[: CARD_WIDTH - 1]
+    return CourseCard(*fields, teacher=TeacherRef(row[8], row[CARD_WIDTH - 1]))  # type: ignore[misc]
 
 
 @cache
-def _courses_with_teacher() -> Select[Any]:
-    return with_teacher(select(Course))
+def course_cards() -> Select[Any]:
+    """``SELECT`` :data:`CARD_COLUMNS` ``FROM courses JOIN users`` (the teacher)."""
+    return select(*CARD_COLUMNS).join(User, User.id == Course.teacher_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +192,7 @@ def _catalog_statements(
         conditions.append(Course.price_cents == 0)
     elif is_free is False:
         conditions.append(Course.price_cents > 0)
-    page = _courses_with_teacher().where(*conditions)
+    page = course_cards().where(*conditions)
     unfiltered = not (q or level or teacher) and is_free is None
     if unfiltered:
         count = _visible_total(scope)
@@ -180,27 +225,22 @@ async def get_visible_course(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_course_with_teacher(
+async def get_course_card(
     session: AsyncSession, actor: User | None, course_id: int
-) -> Course | None:
-    """The course with teacher and counts if ``actor`` may see it (refreshed in the session)."""
+) -> CourseCard | None:
+    """The course's card if ``actor`` may see it: one statement, executed with Core."""
     scope, values = visibility(actor)
     values["course_id"] = course_id
-    course: Course | None = (
-        await session.execute(_course_by_id(scope), values)
-    ).scalar_one_or_none()
-    return course
+    connection = await session.connection()
+    row = (await connection.execute(_course_by_id(scope), values)).first()
+    return course_card(row) if row is not None else None
 
 
 @cache
 def _course_by_id(scope: str) -> Select[Any]:
-    """The statement of :func:`get_course_with_teacher`, built once per visibility scope: a
-    request only binds values instead of building (and cache-keying) a new expression."""
-    return (
-        _courses_with_teacher()
-        .where(Course.id == bindparam("course_id"), visible_in(scope))
-        .execution_options(populate_existing=True)
-    )
+    """The statement of :func:`get_course_card`, built once per visibility scope: a request
+    only binds values instead of building (and cache-keying) a new expression."""
+    return course_cards().where(Course.id == bindparam("course_id"), visible_in(scope))
 
 
 async def lock_course(session: AsyncSession, course_id: int) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import repository
+from campus.courses.repository import CourseCard as CourseCard
 from campus.courses.repository import CourseFilters as CourseFilters
 from campus.courses.repository import LessonRef as LessonRef
 from campus.courses.schemas import (
@@ -31,7 +32,7 @@ SLUG_ATTEMPTS = 8
 FALLBACK_SLUG = "course"
 
 
-def can_manage(actor: User | None, course: Course) -> bool:
+def can_manage(actor: User | None, course: Course | CourseCard) -> bool:
     """The course's teacher and admins manage a course (edit it, its lessons, its students)."""
     return actor is not None and (actor.role == UserRole.ADMIN or course.teacher_id == actor.id)
 
@@ -41,19 +42,23 @@ def can_manage(actor: User | None, course: Course) -> bool:
 
 async def list_courses(
     session: AsyncSession, actor: User | None, *, filters: CourseFilters, page: PageParams
-) -> PageResult[Course]:
+) -> PageResult[CourseCard]:
     """The catalog page ``actor`` may see, with teacher and counts from the same query."""
-    return await paginate_query(
+    result: PageResult[Any] = await paginate_query(
         session,
         repository.course_list_query(actor, filters),
         page,
         sort_columns=repository.COURSE_SORTS,
         tie_breaker=Course.id.expression,
+        scalars=False,
+        core=True,
     )
+    result.items = [repository.course_card(row) for row in result.items]
+    return result
 
 
-async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> Course:
-    course = await repository.get_course_with_teacher(session, actor, course_id)
+async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> CourseCard:
+    course = await repository.get_course_card(session, actor, course_id)
     if course is None:
         raise NotFound("Course not found.")
     return course
@@ -98,7 +103,7 @@ async def _flush_in_savepoint(session: AsyncSession, course: Course) -> bool:
     return True
 
 
-async def create_course(session: AsyncSession, actor: User, *, data: CourseCreate) -> Course:
+async def create_course(session: AsyncSession, actor: User, *, data: CourseCreate) -> CourseCard:
     """A new course taught by ``actor``.
 
     An explicit slug that is taken is a 409. A derived slug that is taken gets the next
@@ -131,7 +136,7 @@ async def update_course(
     course_id: int,
     data: CourseCreate | CoursePatch,
     replace: bool,
-) -> Course:
+) -> CourseCard:
     """PUT (``replace``: every field, absent optional ones reset; absent slug kept) or PATCH."""
     course = await _managed_course(session, actor, course_id)
     fields: dict[str, Any] = data.model_dump(exclude_unset=not replace)

@@ -38,7 +38,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database: Database = request.app.state.database
     if request.method in SAFE_METHODS:
-        async with database.read_sessionmaker() as session, unit_of_work(session):
+        async with (
+            database.read_sessionmaker() as session,
+            unit_of_work(session, autocommit=database.reads_autocommit),
+        ):
             yield session
     else:
         async with database.sessionmaker() as session, unit_of_work(session):

@@ -386,6 +386,7 @@ async def paginate_query(
     sort_columns: SortColumns,
     tie_breaker: Any,
     scalars: bool = True,
+    core: bool = False,
 ) -> PageResult[Any]:
     """:func:`paginate` for statements built once per shape."""
     return await paginate(
@@ -398,6 +399,7 @@ async def paginate_query(
         scalars=scalars,
         values=query.values,
         shape=query.shape,
+        core=core,
     )
 
 
@@ -412,6 +414,7 @@ async def paginate(
     scalars: bool = True,
     values: Mapping[str, Any] | None = None,
     shape: Hashable | None = None,
+    core: bool = False,
 ) -> PageResult[Any]:
     """Run one page of ``stmt`` and its total, both in SQL.
 
@@ -425,13 +428,17 @@ async def paginate(
     the ordered and limited page statement is then built once per shape and sort order too.
     Building a statement and computing its cache key is a measurable share of a list
     request; executing a statement built before costs neither (docs/performance.md).
+
+    ``core``: the statements select columns, not ORM entities, and run with SQLAlchemy Core
+    on the session's connection (rows come back as tuples, without the ORM's loading).
     """
     bound = dict(values or {})
     if count_stmt is None:
         count_stmt = select(func.count()).select_from(
             stmt.order_by(None).with_only_columns(tie_breaker).subquery()
         )
-    total = int((await session.execute(count_stmt, bound)).scalar_one())
+    executor: Any = await session.connection() if core else session
+    total = int((await executor.execute(count_stmt, bound)).scalar_one())
     if total == 0 or params.skip >= total:
         return PageResult(items=[], total=total, skip=params.skip, limit=params.limit)
     page_stmt = page_statement(
@@ -443,7 +450,7 @@ async def paginate(
     else:
         bound["_page_offset"] = params.skip
     width = len(stmt.column_descriptions)  # entities count once, unlike selected_columns
-    rows = (await session.execute(page_stmt, bound)).all()
+    rows = (await executor.execute(page_stmt, bound)).all()
     items: list[Any] = [row[0] for row in rows] if scalars else [row[:width] for row in rows]
     result = PageResult(items=items, total=total, skip=params.skip, limit=params.limit)
     codec = params.codec

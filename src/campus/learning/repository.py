@@ -10,7 +10,7 @@ from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses.repository import visibility, visible_in, with_teacher
+from campus.courses.repository import course_cards, visibility, visible_in
 from campus.kit.pagination import AnySelect, ListQuery
 from campus.models.accounts import User
 from campus.models.courses import Course
@@ -157,8 +157,9 @@ CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title":
 def cabinet_query(actor: User) -> ListQuery:
     """The learner's active enrollments in visible courses: page and count statements.
 
-    The page carries the course with its teacher and counts, the enrollment time and the
-    learner's completions in the same statement (no query per row).
+    The page carries the course card (campus.courses.repository.CARD_COLUMNS), the
+    enrollment time and the learner's completions in the same statement (no query per
+    row), read with Core.
     """
     scope, values = visibility(actor)
     values["learner_id"] = actor.id
@@ -186,7 +187,7 @@ def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
         visible_in(scope),
     )
     page = (
-        with_teacher(select(Course))
+        course_cards()
         .add_columns(
             Enrollment.enrolled_at, func.coalesce(done.c.completed, 0), done.c.last_completed_at
         )

@@ -180,7 +180,7 @@ async def list_students(
 
 @dataclass(frozen=True, slots=True)
 class CabinetRow:
-    course: Course
+    course: course_repository.CourseCard
     enrolled_at: datetime
     progress: Progress
 
@@ -199,13 +199,16 @@ async def list_my_courses(
         sort_columns=repository.CABINET_SORTS,
         tie_breaker=Enrollment.id,
         scalars=False,
+        core=True,
     )
+    width = course_repository.CARD_WIDTH
+    cards = [(course_repository.course_card(row), row[width:]) for row in page.items]
     page.items = [
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
             progress=Progress.of(done, course.lessons_count, last),
         )
-        for course, enrolled_at, done, last in page.items
+        for course, (enrolled_at, done, last) in cards
     ]
     return page

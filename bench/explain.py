@@ -26,12 +26,14 @@ import seed as seed_module  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
+from campus.accounts import repository as accounts  # noqa: E402
 from campus.config import Settings  # noqa: E402
 from campus.courses import repository as courses  # noqa: E402
 from campus.db import create_engine  # noqa: E402
 from campus.kit.pagination import PageParams, SortKey, page_statement  # noqa: E402
 from campus.learning import repository as learning  # noqa: E402
 from campus.models.accounts import User, UserRole  # noqa: E402
+from campus.models.courses import CourseLevel  # noqa: E402
 from campus.tasks import repository as tasks  # noqa: E402
 
 BIG_TABLES = ("users", "courses", "lessons", "enrollments", "lesson_completions", "tasks")
@@ -47,7 +49,11 @@ def _page(
 
 def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
     student = User(id=manifest["student"]["id"], role=UserRole.STUDENT)
+    teacher = User(id=manifest["teacher"]["id"], role=UserRole.TEACHER)
     catalog = courses.course_list_query(None, courses.CourseFilters())
+    teacher_catalog = courses.course_list_query(teacher, courses.CourseFilters())
+    by_level = courses.course_list_query(None, courses.CourseFilters(level=CourseLevel.BEGINNER))
+    course_id = manifest["published_course_id"]
     task_list = tasks.list_query(owner_id=student.id)
     cabinet = learning.cabinet_query(student)
     newest = (SortKey("created_at", True),)
@@ -55,9 +61,13 @@ def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]
         (
             "course_get",
             courses._course_by_id("published"),
-            {"course_id": manifest["published_course_id"]},
+            {"course_id": course_id},
         ),
         ("catalog_count", catalog.count, dict(catalog.values)),
+        ("catalog_count_teacher", teacher_catalog.count, dict(teacher_catalog.values)),
+        ("catalog_count_level", by_level.count, dict(by_level.values)),
+        ("users_count", accounts.users_total(), {}),
+        ("students_count", learning.students_total(course_id), {}),
         ("catalog_page", *_page(catalog, newest, courses.COURSE_SORTS, courses.Course.id)),
         ("task_count", task_list.count, dict(task_list.values)),
         ("task_page", *_page(task_list, newest, tasks.SORT_COLUMNS, tasks.TIE_BREAKER)),

@@ -266,10 +266,10 @@ def _require_policy(password: str, *, email: str, loc: list[str | int]) -> None:
         raise ValidationFailed.field(loc, problem)
 
 
-async def _set_password(
-    session: AsyncSession, settings: Settings, user: User, *, password: str
-) -> None:
-    user.password_hash = await get_passwords(settings).hash(password)
+async def _set_password(session: AsyncSession, user: User, *, password_hash: str) -> None:
+    """Store a password hashed beforehand (hash before the unit of work writes anything,
+    inside ``connection_released``, so no connection waits on Argon2)."""
+    user.password_hash = password_hash
     await repository.retire_account_tokens(
         session, user_id=user.id, purpose=AccountTokenPurpose.PASSWORD_RESET, now=utcnow()
     )
@@ -301,12 +301,17 @@ async def update_me(
         limit = settings.rate_limit_login_failures
         if limiter is not None:
             await limiter.check(limit, "login-email", actor.email)
-        valid, _ = await get_passwords(settings).verify_and_update(current, actor.password_hash)
-        if not valid:
+        passwords = get_passwords(settings)
+        new_hash = None
+        async with connection_released(session):
+            valid, _ = await passwords.verify_and_update(current, actor.password_hash)
+            if valid:
+                new_hash = await passwords.hash(new_password)
+        if new_hash is None:
             if limiter is not None:
                 await limiter.count(limit, "login-email", actor.email)
             raise Forbidden("The current password is not correct.", code="wrong-password")
-        await _set_password(session, settings, actor, password=new_password)
+        await _set_password(session, actor, password_hash=new_hash)
         await end_all_sessions(session, user_id=actor.id, except_session_id=current_session_id)
     if "full_name" in changes:
         actor.full_name = str(changes["full_name"])
@@ -431,8 +436,10 @@ async def reset_password(
     """Set a new password with a mailed token: single use; every session of the user ends."""
     token_id, user = await _redeem(session, token=token, purpose=AccountTokenPurpose.PASSWORD_RESET)
     _require_policy(new_password, email=user.email, loc=["body", "new_password"])
-    await _consume(session, token_id)
-    await _set_password(session, settings, user, password=new_password)
+    async with connection_released(session):
+        new_hash = await get_passwords(settings).hash(new_password)
+    await _consume(session, token_id)  # atomic: a token used meanwhile is refused here
+    await _set_password(session, user, password_hash=new_hash)
     # The mail reached the owner of the address: that verifies it too.
     user.is_verified = True
     await end_all_sessions(session, user_id=user.id)
@@ -554,13 +561,14 @@ async def ensure_admin(
     """
     email = email.strip().lower()
     _require_policy(password, email=email, loc=["password"])
+    password_hash = await get_passwords(settings).hash(password)  # before the row lock
     user = await repository.get_user_by_email(session, email, for_update=True)
     if user is None:
         user = User(
             email=email,
             full_name=full_name or "Administrator",
             role=UserRole.ADMIN,
-            password_hash=await get_passwords(settings).hash(password),
+            password_hash=password_hash,
             is_active=True,
             is_verified=True,
         )
@@ -571,7 +579,7 @@ async def ensure_admin(
     user.is_active = True
     if full_name:
         user.full_name = full_name
-    await _set_password(session, settings, user, password=password)
+    await _set_password(session, user, password_hash=password_hash)
     await end_all_sessions(session, user_id=user.id)
     await session.flush()
     return user, False

@@ -155,6 +155,8 @@ def create_engine(
         kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
         if parsed.database in (None, "", ":memory:"):
             kwargs["poolclass"] = NullPool
+        else:
+            kwargs["poolclass"] = FairAsyncQueuePool
     else:
         kwargs.update(
             poolclass=FairAsyncQueuePool,

@@ -70,6 +70,9 @@ async def test_a_cancelled_waiter_passes_its_connection_on() -> None:
         await cancelled
 
 
-def test_server_databases_use_the_fair_pool() -> None:
-    engine = create_engine(Settings(database_url="postgresql+asyncpg://u@127.0.0.1:1/x"))
+@pytest.mark.parametrize(
+    "url", ["postgresql+asyncpg://u@127.0.0.1:1/x", "sqlite+aiosqlite:///campus-pool-test.db"]
+)
+def test_pooled_databases_use_the_fair_pool(url: str) -> None:
+    engine = create_engine(Settings(database_url=url))
     assert isinstance(engine.sync_engine.pool, FairAsyncQueuePool)

@@ -171,16 +171,13 @@ def cabinet_query(actor: User) -> ListQuery:
 def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
     """Built once per visibility scope; the learner is the parameter ``learner_id``."""
     learner: BindParameter[int] = bindparam("learner_id", type_=Integer)
-    done = (
-        select(
-            LessonCompletion.course_id.label("course_id"),
-            func.count(LessonCompletion.id).label("completed"),
-            func.max(LessonCompletion.completed_at).label("last_completed_at"),
-        )
-        .where(LessonCompletion.user_id == learner)
-        .group_by(LessonCompletion.course_id)
-        .subquery()
-    )
+    # The learner's completions in each course of the page: correlated subqueries on the
+    # (user_id, course_id) index. PostgreSQL evaluates them after the sort and limit, for
+    # the page's rows only; a grouped join re-aggregated all of the learner's completions
+    # once per enrollment (bench/explain.py: 1.7 ms at 1m before).
+    mine = (LessonCompletion.user_id == learner, LessonCompletion.course_id == Course.id)
+    completed = select(func.count(LessonCompletion.id)).where(*mine).correlate(Course)
+    last_completed = select(func.max(LessonCompletion.completed_at)).where(*mine).correlate(Course)
     conditions = (
         Enrollment.user_id == learner,
         Enrollment.status == EnrollmentStatus.ACTIVE,
@@ -189,10 +186,11 @@ def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
     page = (
         course_cards()
         .add_columns(
-            Enrollment.enrolled_at, func.coalesce(done.c.completed, 0), done.c.last_completed_at
+            Enrollment.enrolled_at,
+            completed.scalar_subquery(),
+            last_completed.scalar_subquery(),
         )
         .join(Enrollment, Enrollment.course_id == Course.id)
-        .outerjoin(done, done.c.course_id == Course.id)
         .where(*conditions)
     )
     count = (

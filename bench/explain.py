@@ -47,6 +47,14 @@ def _page(
     return stmt, {**query.values, "_page_limit": 20, "_page_offset": 0}
 
 
+def _students_page(course_id: int) -> tuple[Any, dict[str, Any]]:
+    stmt, tie = learning.students_statement(course_id)
+    params = PageParams(skip=0, limit=20, sort=(SortKey("enrolled_at", False),))
+    sorts = {"enrolled_at": learning.Enrollment.enrolled_at}
+    page = page_statement(stmt, params, sort_columns=sorts, tie_breaker=tie, shape=None)
+    return page, {"_page_limit": 20, "_page_offset": 0}
+
+
 def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
     student = User(id=manifest["student"]["id"], role=UserRole.STUDENT)
     teacher = User(id=manifest["teacher"]["id"], role=UserRole.TEACHER)
@@ -71,6 +79,7 @@ def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]
         ("catalog_page", *_page(catalog, newest, courses.COURSE_SORTS, courses.Course.id)),
         ("task_count", task_list.count, dict(task_list.values)),
         ("task_page", *_page(task_list, newest, tasks.SORT_COLUMNS, tasks.TIE_BREAKER)),
+        ("students_page", *_students_page(course_id)),
         ("cabinet_count", cabinet.count, dict(cabinet.values)),
         (
             "cabinet_page",

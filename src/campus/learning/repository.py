@@ -119,27 +119,24 @@ async def progress_counts(
 
 
 def students_statement(course_id: int) -> tuple[AnySelect, Any]:
-    """Active students of a course with their completion counts, for one page (no N+1)."""
-    done = (
-        select(
-            LessonCompletion.user_id.label("user_id"),
-            func.count(LessonCompletion.id).label("completed"),
-            func.max(LessonCompletion.completed_at).label("last_completed_at"),
-        )
-        .where(LessonCompletion.course_id == course_id)
-        .group_by(LessonCompletion.user_id)
-        .subquery()
-    )
+    """Active students of a course with their completion counts, for one page (no N+1).
+
+    Each student's completions are correlated subqueries on the ``(user_id, course_id)``
+    index, evaluated for the page's rows only (after the sort and limit on PostgreSQL), not
+    an aggregate over every completion of the course, which grows with its popularity.
+    """
+    theirs = (LessonCompletion.user_id == User.id, LessonCompletion.course_id == course_id)
+    completed = select(func.count(LessonCompletion.id)).where(*theirs).correlate(User)
+    last_completed = select(func.max(LessonCompletion.completed_at)).where(*theirs).correlate(User)
     stmt = (
         select(
             User,
             Enrollment.enrolled_at,
-            func.coalesce(done.c.completed, 0),
-            done.c.last_completed_at,
+            completed.scalar_subquery(),
+            last_completed.scalar_subquery(),
             lessons_total(course_id),
         )
         .join(Enrollment, Enrollment.user_id == User.id)
-        .outerjoin(done, done.c.user_id == User.id)
         .where(Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE)
     )
     return stmt, Enrollment.id

@@ -80,7 +80,7 @@ class FairAsyncQueue(sqla_queue.AsyncAdaptedQueue[Any]):
     just returned, ahead of the requests already waiting for it (``asyncio.Queue`` barging);
     a waiter that lost that race goes to the back of the line again. Under more concurrent
     requests than pooled connections, some requests then wait many times longer than others:
-    at 32 clients on 10 connections a task list's p99 was 20x its median (docs/performance.md).
+    at 32 clients on 10 connections a task list's p99 was 17 times its median (docs/performance.md).
     Here a returned connection is handed straight to the longest waiter, and a connection is
     only taken without waiting while nobody waits.
     """

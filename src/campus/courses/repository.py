@@ -134,12 +134,13 @@ CARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
     User.full_name.label("teacher_name"),
 )
 CARD_WIDTH = len(CARD_COLUMNS)
+_TEACHER_ID = [column.key for column in CARD_COLUMNS].index("teacher_id")
 
 
 def course_card(row: Sequence[Any]) -> CourseCard:
     """The card of a row whose first :data:`CARD_WIDTH` columns are :data:`CARD_COLUMNS`."""
     fields = row[: CARD_WIDTH - 1]
-    return CourseCard(*fields, teacher=TeacherRef(row[8], row[CARD_WIDTH - 1]))  # type: ignore[misc]
+    return CourseCard(*fields, teacher=TeacherRef(row[_TEACHER_ID], row[CARD_WIDTH - 1]))  # type: ignore[misc]
 
 
 @cache

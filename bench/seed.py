@@ -365,7 +365,7 @@ def check_columns(plan: Plan) -> None:
 
 def hash_password() -> str:
     """One Argon2id hash of PASSWORD with the production parameters (the settings' defaults)."""
-    from campus.accounts.passwords import Passwords
+    from campus.accounts.hashing import Passwords
     from campus.config import Settings
 
     defaults = Settings(env="test")

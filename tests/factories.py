@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import service as accounts_service
-from campus.accounts.passwords import get_passwords
+from campus.accounts.hashing import get_passwords
+from campus.accounts.service import sessions
 from campus.config import Settings
 from campus.models import User, UserRole
 from campus.models.courses import Course, Lesson
@@ -50,7 +50,7 @@ async def create_user(
 
 async def auth_headers(session: AsyncSession, settings: Settings, user: User) -> dict[str, str]:
     """Bearer headers of a fresh sign-in session for ``user``."""
-    tokens = await accounts_service.start_session(session, settings, user)
+    tokens = await sessions.start_session(session, settings, user)
     await session.flush()
     return {"Authorization": f"Bearer {tokens.access_token}"}
 

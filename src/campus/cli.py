@@ -163,8 +163,8 @@ def create_admin(
     from pydantic import EmailStr, TypeAdapter
     from pydantic import ValidationError as PydanticValidationError
 
-    from campus.accounts import service
     from campus.accounts.policy import password_problem
+    from campus.accounts.service import bootstrap
     from campus.db import Database
     from campus.errors import ValidationFailed
 
@@ -186,7 +186,7 @@ def create_admin(
         database = Database(settings)
         try:
             async with database.session() as session:
-                _user, created = await service.ensure_admin(
+                _user, created = await bootstrap.ensure_admin(
                     session,
                     settings,
                     email=address,

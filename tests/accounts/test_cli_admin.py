@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from campus.accounts.passwords import get_passwords
+from campus.accounts.hashing import get_passwords
 from campus.cli import app as cli_app
 from campus.config import Settings
 from campus.db import Database

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import service as accounts_service
+from campus.accounts.service import sessions
 from campus.config import Settings
 from campus.http.templates import render_markdown
 from campus.http.web import csrf_token_matches, mask_csrf_token, safe_next
@@ -148,7 +148,7 @@ async def test_deactivation_and_password_change_end_web_sessions(
     user = await create_user(session, settings, full_name="Margaret")
     await sign_in(client, user.email, DEFAULT_PASSWORD)
     assert "Margaret" in (await client.get("/", headers=HTML)).text
-    await accounts_service.end_all_sessions(session, user_id=user.id)
+    await sessions.end_all_sessions(session, user_id=user.id)
     await session.flush()
     assert "Margaret" not in (await client.get("/", headers=HTML)).text
 

@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 
-from campus.accounts import service
 from campus.accounts.deps import AdminUser, CurrentAuth, CurrentUser
 from campus.accounts.schemas import (
     EmailVerifyConfirm,
@@ -18,6 +17,7 @@ from campus.accounts.schemas import (
     UserRole,
     UserUpdate,
 )
+from campus.accounts.service import passwords, sessions, signin, users, verification
 from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.kit.pagination import Page, PageParams
@@ -45,7 +45,7 @@ ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
 )
 async def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> Any:
     """Create a student account and mail a link that verifies the address."""
-    return await service.register_user(session, settings, data=body)
+    return await signin.register_user(session, settings, data=body)
 
 
 @auth_router.post(
@@ -66,10 +66,10 @@ async def login(
 
     Failed attempts are limited per email and per IP (`CAMPUS_RATE_LIMIT_LOGIN_FAILURES`).
     """
-    user = await service.authenticate_password(
+    user = await signin.authenticate_password(
         session, settings, email=username, password=password, limiter=limiter, ip=ip
     )
-    return await service.start_session(
+    return await sessions.start_session(
         session, settings, user, user_agent=request.headers.get("user-agent"), ip=ip
     )
 
@@ -77,14 +77,14 @@ async def login(
 @auth_router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
 async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Any:
     """Exchange a refresh token for a new pair; a used one ends its whole session."""
-    return await service.rotate_refresh_token(session, settings, refresh_token=body.refresh_token)
+    return await sessions.rotate_refresh_token(session, settings, refresh_token=body.refresh_token)
 
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(
     body: RefreshRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> None:
-    await service.end_session(session, settings, user, refresh_token=body.refresh_token)
+    await sessions.end_session(session, settings, user, refresh_token=body.refresh_token)
 
 
 @auth_router.get("/me", response_model=UserRead, responses=UNAUTHORIZED)
@@ -106,7 +106,7 @@ async def update_me(
 ) -> Any:
     """Change your name or password. A new password needs `current_password` and ends
     every other session (the one making this request stays signed in)."""
-    return await service.update_me(
+    return await passwords.update_me(
         session,
         settings,
         auth.user,
@@ -127,7 +127,9 @@ async def request_password_reset(
 ) -> None:
     """Always 202, whether or not the email has an account. If it has, a single-use link
     valid for one hour is mailed."""
-    await service.request_password_reset(session, settings, email=str(body.email), limiter=limiter)
+    await passwords.request_password_reset(
+        session, settings, email=str(body.email), limiter=limiter
+    )
 
 
 @auth_router.post(
@@ -139,7 +141,7 @@ async def confirm_password_reset(
     body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
 ) -> None:
     """Set a new password with the mailed token. Every session of the account ends."""
-    await service.reset_password(
+    await passwords.reset_password(
         session, settings, token=body.token, new_password=body.new_password
     )
 
@@ -154,7 +156,7 @@ async def resend_verification_email(
     user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> None:
     """Mail a fresh verification link (earlier links stop working). Nothing if verified."""
-    await service.resend_verification_email(session, settings, user)
+    await verification.resend_verification_email(session, settings, user)
 
 
 @auth_router.post(
@@ -166,7 +168,7 @@ async def confirm_email(
     body: EmailVerifyConfirm, session: SessionDep, settings: SettingsDep
 ) -> None:
     """Confirm the account's email address with the mailed token."""
-    await service.verify_email(session, settings, token=body.token)
+    await verification.verify_email(session, settings, token=body.token)
 
 
 UserPageParams = Annotated[
@@ -186,7 +188,7 @@ async def list_users(
         Query(max_length=200, description="Case-insensitive search in email and full name."),
     ] = None,
 ) -> Any:
-    page = await service.list_users(
+    page = await users.list_users(
         session, admin, params=params, role=role, is_active=is_active, q=q
     )
     return page.envelope()
@@ -196,7 +198,7 @@ async def list_users(
 async def get_user(
     admin: AdminUser, session: SessionDep, user_id: Annotated[int, IdPath("User id")]
 ) -> Any:
-    return await service.get_user(session, admin, user_id=user_id)
+    return await users.get_user(session, admin, user_id=user_id)
 
 
 @users_router.patch(
@@ -212,7 +214,7 @@ async def update_user(
 ) -> Any:
     """Change a user's name, role or active flag. Deactivating ends the user's sessions;
     the last active admin can be neither demoted nor deactivated (409)."""
-    return await service.update_user(session, admin, user_id=user_id, data=body)
+    return await users.update_user(session, admin, user_id=user_id, data=body)
 
 
 @users_router.delete(
@@ -225,7 +227,7 @@ async def delete_user(
 ) -> None:
     """Delete a user with their sessions, enrollments, progress and tasks. Not the last
     active admin, nor a user who still teaches courses (409)."""
-    await service.delete_user(session, admin, user_id=user_id)
+    await users.delete_user(session, admin, user_id=user_id)
 
 
 router = APIRouter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import service
+from campus.accounts.service import bootstrap
 from campus.config import get_settings
 from campus.demo import DemoContext, demo_loader
 from campus.models.accounts import UserRole
@@ -20,7 +20,7 @@ DEMO_USERS: tuple[tuple[UserRole, str, str, str], ...] = (
 async def load(session: AsyncSession, ctx: DemoContext) -> None:
     settings = get_settings()
     for role, email, password, full_name in DEMO_USERS:
-        user = await service.ensure_demo_user(
+        user = await bootstrap.ensure_demo_user(
             session, settings, email=email, password=password, full_name=full_name, role=role
         )
         ctx.objects[role.value] = user

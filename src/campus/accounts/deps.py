@@ -7,8 +7,8 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import service
-from campus.accounts.service import AuthContext
+from campus.accounts.service import sessions
+from campus.accounts.service.sessions import AuthContext
 from campus.config import Settings
 from campus.errors import Forbidden, Unauthenticated
 from campus.http.deps import SessionDep
@@ -25,7 +25,7 @@ async def _auth(request: Request, session: AsyncSession, token: str | None) -> A
     if not token:
         return None
     settings: Settings = request.app.state.settings
-    return await service.auth_from_access_token(session, settings, token)
+    return await sessions.auth_from_access_token(session, settings, token)
 
 
 # Each dependency below reads the token itself instead of stacking on another one: FastAPI

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Query, Response
 from pydantic import ValidationError
 
-from campus.accounts import service
 from campus.accounts.schemas import UserCreate, UserRole, UserUpdate
+from campus.accounts.service import signin, users, web_sessions
 from campus.errors import CampusError, Conflict, Unauthenticated, ValidationFailed
 from campus.http.deps import IdPath, SessionDep
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
@@ -40,7 +40,7 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     values = form_values(await page.form(), "email", "full_name", "password")
     try:
         data = UserCreate.model_validate(values)
-        user = await service.register_user(session, page.settings, data=data)
+        user = await signin.register_user(session, page.settings, data=data)
     except (ValidationError, CampusError) as exc:
         errors = field_errors(exc)
         if isinstance(exc, CampusError) and exc.code == "email-taken":
@@ -50,7 +50,7 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
         return page.render(
             "accounts/register.html", {"values": shown, "errors": errors}, status_code=status
         )
-    web_session = await service.start_web_session(
+    web_session = await web_sessions.start_web_session(
         session, page.settings, user, user_agent=page.user_agent, ip=page.client_ip
     )
     page.sign_in(web_session)
@@ -75,8 +75,8 @@ async def login_submit_page(
     target = safe_next(values["next"], AFTER_SIGN_IN)
     try:
         if not values["email"].strip() or not values["password"]:
-            raise Unauthenticated(service.INVALID_CREDENTIALS)
-        user = await service.authenticate_password(
+            raise Unauthenticated(signin.INVALID_CREDENTIALS)
+        user = await signin.authenticate_password(
             session,
             page.settings,
             email=values["email"][:320],
@@ -95,7 +95,7 @@ async def login_submit_page(
             status_code=exc.status,
             headers=exc.headers,
         )
-    web_session = await service.start_web_session(
+    web_session = await web_sessions.start_web_session(
         session, page.settings, user, user_agent=page.user_agent, ip=ip
     )
     page.sign_in(web_session)
@@ -111,7 +111,7 @@ async def logout_page(page: WebPage) -> Response:
 
 @router.post("/logout")
 async def logout_submit_page(page: WebPage, session: SessionDep) -> Response:
-    await service.end_web_session(session, cookie_value=page.session_cookie)
+    await web_sessions.end_web_session(session, cookie_value=page.session_cookie)
     page.sign_out()
     return page.redirect("/", flash="You are signed out.", kind="info")
 
@@ -141,7 +141,7 @@ async def admin_users_page(
         allowed=("created_at", "email"),
         default="-created_at",
     )
-    result = await service.list_users(
+    result = await users.list_users(
         session,
         admin,
         params=params,
@@ -178,7 +178,7 @@ async def admin_update_user_page(
     back = safe_next(str(form.get("back") or ""), "/admin/users")
     try:
         data = UserUpdate.model_validate(changes)
-        user = await service.update_user(session, admin, user_id=user_id, data=data)
+        user = await users.update_user(session, admin, user_id=user_id, data=data)
     except ValidationError:
         return page.redirect(back, flash="Choose a valid role.", kind="error")
     except Conflict as exc:

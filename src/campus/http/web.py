@@ -5,7 +5,7 @@ how to render), ``PageUser`` / ``page_role(...)`` (who may), parse forms into th
 schemas as the API and call the same services.
 
 - **Session**: the ``campus_session`` cookie holds an opaque random id of a server-side
-  ``auth_sessions`` row of kind ``web`` (see ``campus.accounts.service``). HttpOnly,
+  ``auth_sessions`` row of kind ``web`` (see ``campus.accounts.service.web_sessions``). HttpOnly,
   SameSite=Lax, Path=/, Secure over HTTPS. The JSON API never reads it (bearer only).
 - **CSRF**: every unsafe request to a page router needs a token (form field ``csrf_token``
   or header ``X-CSRF-Token``) derived from the browser's session: the web session's
@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from campus.accounts import service as accounts_service
+from campus.accounts.service import web_sessions
 from campus.config import Settings
 from campus.errors import CampusError, Forbidden
 from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep
@@ -158,7 +158,7 @@ async def load_page_state(
         return existing
     state = PageState(settings=settings)
     cookie = request.cookies.get(SESSION_COOKIE, "")
-    found = await accounts_service.user_from_web_session(session, cookie_value=cookie)
+    found = await web_sessions.user_from_web_session(session, cookie_value=cookie)
     if found is not None:
         state.auth_session, state.user = found
         state.csrf_key = _csrf_key(settings, "session:" + (found[0].csrf_secret or found[0].id))
@@ -270,7 +270,7 @@ class WebPageContext:
         self.state.cookies = [c for c in self.state.cookies if c.name != FLASH_COOKIE]
         self.state.cookies.append(_Cookie(FLASH_COOKIE, _signed(self.settings, "flash", value)))
 
-    def sign_in(self, web_session: accounts_service.WebSession) -> None:
+    def sign_in(self, web_session: web_sessions.WebSession) -> None:
         """Set the new session cookie (a new id at every sign-in)."""
         max_age = int(
             (

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.accounts import service as accounts_service
+from campus.accounts.service import bootstrap
 from campus.config import Settings, get_settings
 from campus.courses import service as course_service
 from campus.demo import DemoContext, demo_loader
@@ -102,7 +102,7 @@ async def _demo_student(session: AsyncSession, ctx: DemoContext) -> User:
     settings = ctx.objects.get("settings")
     if not isinstance(settings, Settings):
         settings = get_settings()
-    student = await accounts_service.ensure_demo_user(
+    student = await bootstrap.ensure_demo_user(
         session,
         settings,
         email=STUDENT_EMAIL,

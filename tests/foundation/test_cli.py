@@ -97,7 +97,7 @@ def test_serve_real_process_health_and_sigterm(database_url: str, tmp_path: Path
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         response = None
         while time.monotonic() < deadline:
             try:
@@ -133,7 +133,7 @@ def test_serve_migrates_embedded_sqlite_by_itself(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         ok = False
         while time.monotonic() < deadline and not ok:
             try:

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Payments (Stripe Checkout). Without a secret key, checkout answers 503; without a
+    # webhook secret, the webhook does. The API base is Stripe's unless set (a loopback
+    # server speaking Stripe's API stands in for it in tests, or stripe-mock locally).
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -138,6 +146,22 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", "stripe_api_base")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _stripe_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("CAMPUS_STRIPE_API_BASE must be an http(s) URL")
         return value.rstrip("/")
 
     @model_validator(mode="after")

@@ -118,6 +118,14 @@ class RateLimited(CampusError):
         self.retry_after = max(1, retry_after)
 
 
+class BadGateway(CampusError):
+    """A service Campus depends on (e.g. the payment provider) answered with an error."""
+
+    status = 502
+    code = "bad-gateway"
+    title = "Bad Gateway"
+
+
 class ServiceUnavailable(CampusError):
     status = 503
     code = "service-unavailable"

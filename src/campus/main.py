@@ -29,6 +29,7 @@ from campus.operations import looplag
 from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
+from campus.payments.gateway import StripeGateway
 from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
 from campus.sentry import init_sentry
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    stripe_gateway = StripeGateway.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await wait_for_outgoing(within=10)
+            if stripe_gateway is not None:
+                await stripe_gateway.aclose()
             if lag_monitor is not None:
                 await lag_monitor.stop()
             if redis is not None:
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
     app.state.loop_lag_monitor = lag_monitor
     app.state.metrics = metrics
+    app.state.stripe_gateway = stripe_gateway
 
     install_error_handlers(app)
     app.include_router(operations_router)

@@ -23,6 +23,7 @@ from campus.http.web import (
 )
 from campus.kit.pagination import make_page_params
 from campus.learning import service as learning_service
+from campus.payments import service as payments_service
 
 router = page_router()
 
@@ -135,6 +136,7 @@ async def course_page(
             "completed_ids": await _completed_ids(session, user, course, progress),
             "enrolled": progress is not None,
             "can_enroll": user is not None and course.is_published,
+            "payments_enabled": payments_service.payments_configured(page.settings),
             "lessons": lessons,
             "can_manage": service.can_manage(user, course),
             "total_minutes": sum(lesson.duration_minutes or 0 for lesson in lessons),
@@ -259,7 +261,12 @@ async def teach_page(page: WebPage, session: SessionDep, user: TeacherPageUser) 
     result = await service.list_courses(
         session, user, filters=filters, page=_page_params(1, 100, "-created_at")
     )
-    return page.render("courses/teach.html", {"courses": result.items, "total": result.total})
+    sales = await payments_service.sales_by_course(
+        session, user, course_ids=[course.id for course in result.items]
+    )
+    return page.render(
+        "courses/teach.html", {"courses": result.items, "total": result.total, "sales": sales}
+    )
 
 
 @router.get("/teach/courses/new")

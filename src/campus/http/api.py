@@ -29,6 +29,13 @@ def _domain_routers() -> list[APIRouter]:
     from campus.accounts import api as accounts_api
     from campus.courses import api as courses_api
     from campus.learning import api as learning_api
+    from campus.payments import api as payments_api
     from campus.tasks import api as tasks_api
 
-    return [courses_api.router, tasks_api.router, learning_api.router, accounts_api.router]
+    return [
+        courses_api.router,
+        tasks_api.router,
+        learning_api.router,
+        accounts_api.router,
+        payments_api.router,
+    ]

@@ -16,6 +16,7 @@ def _domain_routers() -> list[APIRouter]:
     from campus.accounts import pages as accounts_pages
     from campus.courses import pages as courses_pages
     from campus.learning import pages as learning_pages
+    from campus.payments import pages as payments_pages
     from campus.tasks import pages as tasks_pages
 
     return [
@@ -23,4 +24,5 @@ def _domain_routers() -> list[APIRouter]:
         tasks_pages.router,
         learning_pages.router,
         accounts_pages.router,
+        payments_pages.router,
     ]

@@ -51,11 +51,19 @@ def _page_context(request: Request) -> dict[str, Any]:
     return page_context(request)
 
 
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+     "XAF", "XOF", "XPF"}
+)  # fmt: skip
+
+
 def _money(cents: int | None, currency: str | None = "USD") -> str:
     if not cents:
         return "Free"
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get((currency or "").upper())
-    amount = f"{cents / 100:,.2f}"
+    code = (currency or "").upper()
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(code)
+    # Zero-decimal currencies (Stripe's list) show whole units: JPY 1,500, not 1,500.00.
+    amount = f"{cents // 100:,}" if code in ZERO_DECIMAL_CURRENCIES else f"{cents / 100:,.2f}"
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 

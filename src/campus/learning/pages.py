@@ -31,7 +31,7 @@ async def enroll_page(
     except PaymentRequired:
         return page.redirect(
             f"/courses/{course_id}",
-            flash="This is a paid course; buying courses on the site is not available yet.",
+            flash="This is a paid course: buy it with the button on the course page.",
             kind="error",
         )
     text = "You are enrolled. Enjoy the course!" if result.created else "You are enrolled."

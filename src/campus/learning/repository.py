@@ -59,6 +59,21 @@ async def reactivate_enrollment(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def cancel_enrollment(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
+    """Cancel an active enrollment; False when there is none."""
+    stmt = (
+        update(Enrollment)
+        .where(
+            Enrollment.user_id == user_id,
+            Enrollment.course_id == course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .values(status=EnrollmentStatus.CANCELLED)
+        .returning(Enrollment.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
 async def get_enrollment(
     session: AsyncSession, *, user_id: int, course_id: int, active_only: bool = True
 ) -> Enrollment | None:

@@ -64,23 +64,55 @@ async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) 
         existing = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
         if existing is not None:
             return EnrollmentResult(existing, created=False)
+        # A buyer who left the course comes back without paying again. Imported here:
+        # payments enrolls through this module, so a module-level import would be a cycle.
+        from campus.payments import service as payments_service
+
+        if await payments_service.has_paid_for(session, user_id=actor.id, course_id=course.id):
+            return await _enroll(session, user_id=actor.id, course_id=course.id)
         checkout = CHECKOUT_PATH.format(course_id=course.id)
         raise PaymentRequired(
             f"This course costs {course.price_cents / 100:.2f} {course.currency}; "
             f"buy it first with POST {checkout}.",
             checkout=checkout,
         )
+    return await _enroll(session, user_id=actor.id, course_id=course.id)
+
+
+async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> EnrollmentResult:
+    """Insert, reactivate, or keep the active enrollment: one row even under races."""
     now = utcnow()
     created_id = await repository.insert_enrollment_if_absent(
-        session, user_id=actor.id, course_id=course.id, now=now
+        session, user_id=user_id, course_id=course_id, now=now
     )
     if created_id is None:
         created_id = await repository.reactivate_enrollment(
-            session, user_id=actor.id, course_id=course.id, now=now
+            session, user_id=user_id, course_id=course_id, now=now
         )
-    enrollment = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
+    enrollment = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
     assert enrollment is not None  # inserted, reactivated or already active
     return EnrollmentResult(enrollment, created=created_id is not None)
+
+
+async def enroll_paid(session: AsyncSession, *, user_id: int, course_id: int) -> EnrollmentResult:
+    """Enroll a buyer whose payment for ``course_id`` was confirmed (by the payments domain).
+
+    No visibility or price check: the purchase is the right to the course, even if the
+    course was unpublished or its price changed since. Idempotent (one row, never twice).
+    """
+    return await _enroll(session, user_id=user_id, course_id=course_id)
+
+
+async def end_paid_enrollment(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
+    """End a buyer's enrollment after a refund (lesson access goes with it); completions
+    are kept. True when an active enrollment was ended."""
+    return await repository.cancel_enrollment(session, user_id=user_id, course_id=course_id)
+
+
+async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
+    """Whether ``user_id`` is actively enrolled in ``course_id`` (one query)."""
+    found = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
+    return found is not None
 
 
 async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int) -> None:

@@ -10,6 +10,7 @@ from campus.models.accounts import (
 from campus.models.counters import Counter, RowCount
 from campus.models.courses import Course, CourseLevel, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
+from campus.models.payments import Payment, PaymentStatus, StripeEvent
 from campus.models.tasks import Task, TaskPriority, TaskStatus
 
 __all__ = [
@@ -23,7 +24,10 @@ __all__ = [
     "EnrollmentStatus",
     "Lesson",
     "LessonCompletion",
+    "Payment",
+    "PaymentStatus",
     "RowCount",
+    "StripeEvent",
     "Task",
     "TaskPriority",
     "TaskStatus",

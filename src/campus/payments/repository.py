@@ -120,6 +120,17 @@ async def count_with_status(
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def count_ended(session: AsyncSession, *, user_id: int, course_id: int) -> int:
+    """The user's payments for the course that ended without a purchase standing (failed,
+    refunded)."""
+    stmt = select(func.count(Payment.id)).where(
+        Payment.user_id == user_id,
+        Payment.course_id == course_id,
+        Payment.status.in_((PaymentStatus.FAILED, PaymentStatus.REFUNDED)),
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 def list_statement(
     *,
     user_id: int | None = None,

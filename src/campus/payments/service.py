@@ -19,6 +19,7 @@ The flow (API.md §8):
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -84,13 +85,14 @@ class CheckoutResult:
     session_id: str
 
 
-def _idempotency_key(
-    actor: User, course_id: int, price: int, currency: str, window: int, client_key: str | None
-) -> str:
-    """The same key for the same buyer, course, price and window (or client-given key), so a
-    double click or a retry opens one session; a new price is a new key."""
-    parts = f"{actor.id}:{course_id}:{price}:{currency}:{client_key or window}"
-    return "campus-checkout-" + hashlib.sha256(parts.encode()).hexdigest()[:40]
+def _idempotency_key(actor: User, params: dict[str, Any], scope: str) -> str:
+    """One key for one buyer, the same parameters (course, price, currency, title, URLs)
+    and one ``scope`` (the 15-minute window, or the client's own Idempotency-Key): a double
+    click or a retry opens one session, and any change (a new price) is a new key, which
+    Stripe requires (a key reused with other parameters is refused)."""
+    fingerprint = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(f"{actor.id}|{scope}|{fingerprint}".encode()).hexdigest()
+    return f"campus-checkout-{digest[:48]}"
 
 
 async def start_checkout(
@@ -161,7 +163,11 @@ async def start_checkout(
         "cancel_url": f"{base}/courses/{course.id}/purchase/cancelled",
         "expires_at": expires_at,
     }
-    key = _idempotency_key(actor, course.id, amount, currency, window, idempotency_key)
+    # Earlier attempts that ended (failed, refunded) change the key: their session is over,
+    # so the buyer gets a new one. A pending one does not: a double click reuses it.
+    ended = await repository.count_ended(session, user_id=actor.id, course_id=course.id)
+    scope = f"client:{idempotency_key}" if idempotency_key else f"window:{window}:{ended}"
+    key = _idempotency_key(actor, params, scope)
     # No connection (nor SQLite's write lock) is held while Stripe answers.
     async with connection_released(session):
         created = await gateway.create_checkout_session(params, idempotency_key=key)
@@ -324,8 +330,10 @@ async def _apply_session_event(
         return "failed"
     if obj.get("payment_status") != "paid":
         # Completed with a delayed payment method: the money follows in
-        # async_payment_succeeded (or _failed).
+        # async_payment_succeeded (or _failed), which may also have arrived first.
         await session.flush()
+        if payment.status != PaymentStatus.PENDING:
+            return "unchanged"
         log.info("payment_awaiting_funds", payment_status=obj.get("payment_status"))
         return "pending"
     if not _amount_matches(obj, payment):

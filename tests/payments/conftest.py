@@ -138,12 +138,11 @@ async def send(
 async def enrollment_status(
     session: AsyncSession, user_id: int, course_id: int
 ) -> EnrollmentStatus | None:
-    found = await session.scalar(
+    return await session.scalar(
         select(Enrollment.status)
         .where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
         .execution_options(populate_existing=True)
     )
-    return found
 
 
 async def enrollment_rows(session: AsyncSession, user_id: int, course_id: int) -> int:

@@ -27,7 +27,9 @@ async def test_my_payments_are_my_own(
     assert r.status_code == 200
     body = r.json()
     assert body["total"] == 1
-    assert body["page"] == 1 and body["pages"] == 1 and body["page_size"] == 20
+    assert body["page"] == 1
+    assert body["pages"] == 1
+    assert body["page_size"] == 20
     (item,) = body["items"]
     assert set(item) == {"id", "course_id", "amount_cents", "currency", "status", "created_at"}
     assert (item["course_id"], item["amount_cents"], item["currency"], item["status"]) == (
@@ -64,7 +66,8 @@ async def test_admin_lists_every_payment_with_filters(
         "/api/v1/payments?created_after=2000-01-01T00:00:00&created_before=2000-01-02T00:00:00",
         headers=admin,
     )
-    assert window.status_code == 200 and window.json()["total"] == 0
+    assert window.status_code == 200
+    assert window.json()["total"] == 0
     upside_down = await pay_client.get(
         "/api/v1/payments?created_after=2030-01-01T00:00:00Z&created_before=2020-01-01T00:00:00Z",
         headers=admin,
@@ -137,7 +140,8 @@ async def test_course_page_buy_button_goes_to_checkout_and_back(
     assert after.status_code == 303
     purchases = await pay_client.get("/account/payments", headers=HTML)
     assert purchases.status_code == 200
-    assert "Paid Python" in purchases.text and "$19.99" in purchases.text
+    assert "Paid Python" in purchases.text
+    assert "$19.99" in purchases.text
     assert "Paid" in purchases.text
     cancelled = await pay_client.get(f"{course_url}/purchase/cancelled", headers=HTML)
     assert cancelled.status_code == 303
@@ -185,6 +189,7 @@ async def test_without_stripe_the_course_page_says_payments_are_not_configured(
     assert "Payments are not configured on this site" in page.text
     assert "Buy for" not in page.text
     r = await post_form(client, f"{course_url}/checkout", {}, from_page=course_url)
-    assert r.status_code == 303 and r.headers["location"] == course_url
+    assert r.status_code == 303
+    assert r.headers["location"] == course_url
     shown = await client.get(course_url, headers=HTML)
     assert "Payments are not configured on this server" in shown.text

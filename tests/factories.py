@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.accounts.hashing import get_passwords
 from campus.accounts.service import sessions
 from campus.config import Settings
-from campus.models import User, UserRole
+from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus
 

@@ -8,7 +8,6 @@ courses loader). Sign-in details added to ``ctx.sign_ins`` are printed by the CL
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,14 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.db import Database
-
-# Modules that register loaders on import, in the order of the dependencies between domains.
-DEMO_MODULES: tuple[str, ...] = (
-    "campus.accounts.demo",
-    "campus.courses.demo",
-    "campus.learning.demo",
-    "campus.tasks.demo",
-)
+from campus.domains import domain_modules
 
 
 @dataclass
@@ -56,8 +48,7 @@ def demo_loader(name: str, *, order: int) -> Callable[[Loader], Loader]:
 
 
 def registered_loaders() -> list[str]:
-    for module in DEMO_MODULES:
-        importlib.import_module(module)
+    domain_modules("demo")  # each domain's demo module registers its loaders on import
     return [entry.name for entry in sorted(_REGISTRY.values())]
 
 

@@ -1,4 +1,9 @@
-"""The application factory."""
+"""The application factory: the one module above the domains that assembles the app.
+
+``campus.http`` is shared plumbing that knows no domain; here the domains' routers (from the
+registry ``campus.domains``) are mounted and the accounts domain's identity provider is put
+where ``campus.http.identity`` looks for it.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from campus import __version__
+from campus.accounts.identity import provider as identity_provider
 from campus.config import Settings, get_settings
 from campus.db import Database
+from campus.domains import domain_modules
 from campus.email import wait_for_outgoing
-from campus.http.api import include_api
 from campus.http.errors import install_error_handlers
 from campus.http.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from campus.http.pages import include_pages
+from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
 from campus.log import configure_logging
 from campus.operations import looplag
@@ -34,9 +40,11 @@ from campus.ratelimit import RateLimiter
 from campus.redis import create_redis
 from campus.sentry import init_sentry
 
+API_PREFIX = "/api/v1"
+
 DESCRIPTION = """
 Campus is an open-source learning platform: courses made of ordered lessons, enrollment
-and progress, the learner's own task list, chat and notifications.
+and progress, and the learner's own task list.
 
 Errors are RFC 9457 problem details (`application/problem+json`). Lists take `skip`,
 `limit` (1..100) and `sort` (`-field` for descending) and return
@@ -118,12 +126,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.loop_lag_monitor = lag_monitor
     app.state.metrics = metrics
     app.state.stripe_gateway = stripe_gateway
+    app.state.identity = identity_provider
 
     install_error_handlers(app)
     app.include_router(operations_router)
     if lag_monitor is not None:
         app.include_router(looplag.router)
-    include_api(app)
-    include_pages(app)
+    include_domains(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def include_domains(app: FastAPI) -> None:
+    """Mount every registered domain's API router under ``/api/v1`` and its page router.
+
+    One level of routers, not a ``/api/v1`` router holding the domain routers: FastAPI
+    matches an included router by walking its routes, once to match and once more to
+    handle, at every level, so each level of nesting multiplies the routing work of every
+    request (measured in docs/performance.md).
+    """
+    for module in domain_modules("api"):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[API_RATE_LIMIT])
+    for module in domain_modules("pages"):
+        app.include_router(module.router, include_in_schema=False)

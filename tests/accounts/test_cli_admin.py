@@ -17,7 +17,7 @@ from campus.cli import app as cli_app
 from campus.config import Settings
 from campus.db import Database
 from campus.demo import load_demo
-from campus.models import AuthSession, User, UserRole
+from campus.models.accounts import AuthSession, User, UserRole
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
 
 CAMPUS = [sys.executable, "-c", "from campus.cli import main; main()"]

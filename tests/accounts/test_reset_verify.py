@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.kit.clock import utcnow
-from campus.models import AccountToken, User
+from campus.models.accounts import AccountToken, User
 from tests.accounts.conftest import Outbox, bearer, login
 from tests.factories import DEFAULT_PASSWORD, create_user, unique_email
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from campus.config import Settings
-from campus.models import Course, User, UserRole
+from campus.models.accounts import User, UserRole
+from campus.models.courses import Course
 from tests.accounts.conftest import login
 from tests.factories import DEFAULT_PASSWORD, auth_headers, create_user
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.browser.conftest import snap
 from tests.factories import create_course, create_lesson, create_user
 

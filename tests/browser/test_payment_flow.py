@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from campus.config import Settings
 from campus.main import create_app
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.browser.conftest import CHROMIUM, snap
 from tests.conftest import service_unavailable, truncate_all
 from tests.factories import DEFAULT_PASSWORD, create_course, create_lesson, create_user

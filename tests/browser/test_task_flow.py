@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from campus.tasks import service as tasks_service
 from campus.tasks.schemas import TaskCreate
 from tests.browser.conftest import snap

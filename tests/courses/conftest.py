@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import User, UserRole
+from campus.models.accounts import User, UserRole
 from tests.factories import auth_headers, create_user
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from campus.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonCompletion
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from tests.courses.conftest import Actor
 from tests.factories import create_course, enroll
 from tests.sqlcount import count_statements

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import demo
 from campus.demo import registered_loaders, run_loaders
-from campus.models import Course, Lesson
+from campus.models.courses import Course, Lesson
 
 
 async def test_demo_courses_load_once(session: AsyncSession) -> None:

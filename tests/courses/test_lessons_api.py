@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from campus.config import Settings
-from campus.models import Enrollment, EnrollmentStatus, LessonCompletion, UserRole
+from campus.models.accounts import UserRole
+from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from tests.courses.conftest import Actor
 from tests.factories import auth_headers, create_course, create_lesson, create_user, enroll
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.courses import service
 from campus.learning import service as learning_service
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from campus.models.learning import EnrollmentStatus
 from tests.factories import create_course, create_lesson, create_user, enroll
 

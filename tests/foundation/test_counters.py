@@ -11,8 +11,10 @@ from sqlalchemy import delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from campus.config import Settings
-from campus.models import Course, Enrollment, EnrollmentStatus, Lesson, User, UserRole
+from campus.models.accounts import User, UserRole
 from campus.models.counters import recount
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, EnrollmentStatus
 from tests.counts import DRIFT
 from tests.factories import auth_headers, create_course, create_user, enroll, unique_email
 

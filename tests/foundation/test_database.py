@@ -18,7 +18,7 @@ from campus.db import Base, create_engine
 from campus.errors import ValidationFailed
 from campus.kit.pagination import make_page_params, paginate
 from campus.migrations import runner
-from campus.models import User, UserRole
+from campus.models.accounts import User, UserRole
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
 
 

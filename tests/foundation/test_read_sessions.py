@@ -10,7 +10,7 @@ from sqlalchemy import event, select, text
 from campus.config import Settings
 from campus.db import Database, unit_of_work
 from campus.kit.aftercommit import after_commit
-from campus.models import User, UserRole
+from campus.models.accounts import User, UserRole
 
 pytestmark = pytest.mark.postgres_only
 

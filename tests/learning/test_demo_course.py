@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.demo import run_loaders
 from campus.learning.demo import load_course_documents, parse_document
-from campus.models import Course, Enrollment, Lesson, LessonCompletion
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, LessonCompletion
 
 
 def test_documents_are_complete_lessons() -> None:

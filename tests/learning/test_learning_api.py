@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from campus.config import Settings
-from campus.models import Course, Enrollment, Lesson, LessonCompletion, User, UserRole
+from campus.models.accounts import User, UserRole
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, LessonCompletion
 from tests.factories import auth_headers, create_user
 
 

@@ -16,7 +16,10 @@ from campus.config import Settings
 from campus.email import EmailMessage, MemoryBackend, wait_for_outgoing
 from campus.http.deps import get_session
 from campus.main import create_app
-from campus.models import Course, Enrollment, EnrollmentStatus, Lesson, Payment, User, UserRole
+from campus.models.accounts import User, UserRole
+from campus.models.courses import Course, Lesson
+from campus.models.learning import Enrollment, EnrollmentStatus
+from campus.models.payments import Payment
 from tests.conftest import on_test_transaction
 from tests.factories import auth_headers, create_course, create_user
 from tests.payments.fakestripe import FakeStripe, running_fake_stripe

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from campus.config import Settings
 from campus.http.deps import get_session
 from campus.main import create_app
-from campus.models import Enrollment, Payment, PaymentStatus
+from campus.models.learning import Enrollment
+from campus.models.payments import Payment, PaymentStatus
 from tests.conftest import on_test_transaction
 from tests.payments.conftest import World, checkout, payment_of, stripe_settings_for
 from tests.payments.fakestripe import FakeStripe

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from campus.config import Settings
 from campus.main import create_app
-from campus.models import EnrollmentStatus, PaymentStatus, StripeEvent
+from campus.models.learning import EnrollmentStatus
+from campus.models.payments import PaymentStatus, StripeEvent
 from tests.conftest import truncate_all
 from tests.payments.conftest import (
     Outbox,
@@ -106,7 +107,7 @@ async def test_concurrent_double_clicks_make_one_session(
     assert len({r.json()["session_id"] for r in responses}) == 1
     assert len(fake_stripe.sessions) == before + 1
     async with AsyncSession(engine) as check:
-        from campus.models import Payment
+        from campus.models.payments import Payment
 
         count = await check.scalar(select(func.count()).where(Payment.user_id == world.student.id))
     assert count == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.models import Payment, PaymentStatus
+from campus.models.payments import Payment, PaymentStatus
 from tests.factories import DEFAULT_PASSWORD
 from tests.pages.helpers import HTML, post_form, sign_in
 from tests.payments.conftest import World, checkout, send

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.models import EnrollmentStatus, Payment, PaymentStatus, StripeEvent
+from campus.models.learning import EnrollmentStatus
+from campus.models.payments import Payment, PaymentStatus, StripeEvent
 from tests.payments.conftest import (
     WEBHOOK,
     Outbox,

@@ -10,15 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.kit.clock import utcnow
-from campus.models import (
-    Course,
-    Lesson,
-    Task,
-    TaskPriority,
-    TaskStatus,
-    User,
-    UserRole,
-)
+from campus.models.accounts import User, UserRole
+from campus.models.courses import Course, Lesson
+from campus.models.tasks import Task, TaskPriority, TaskStatus
 from tests import factories
 from tests.factories import auth_headers, create_user
 

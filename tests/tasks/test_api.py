@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.tasks.helpers import (
     URL,
     create_course,

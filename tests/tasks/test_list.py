@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import TaskPriority, TaskStatus, UserRole
+from campus.models.accounts import UserRole
+from campus.models.tasks import TaskPriority, TaskStatus
 from tests.tasks.helpers import (
     URL,
     add_task,

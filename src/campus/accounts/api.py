@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 
-from campus.accounts.deps import AdminUser, CurrentAuth, CurrentUser
 from campus.accounts.schemas import (
     EmailVerifyConfirm,
     MeUpdate,
@@ -19,6 +18,7 @@ from campus.accounts.schemas import (
 )
 from campus.accounts.service import passwords, sessions, signin, users, verification
 from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params
+from campus.http.identity import AdminUser, CurrentAuth, CurrentUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.kit.pagination import Page, PageParams
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import Query, Response
@@ -10,18 +9,12 @@ from pydantic import ValidationError
 
 from campus.accounts.schemas import UserCreate, UserRole, UserUpdate
 from campus.accounts.service import signin, users, web_sessions
-from campus.errors import CampusError, Conflict, Unauthenticated, ValidationFailed
+from campus.errors import CampusError, Conflict, Unauthenticated
 from campus.http.deps import IdPath, SessionDep
+from campus.http.forms import choice, field_errors, form_values
+from campus.http.identity import AdminUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
-from campus.http.web import (
-    AdminPageUser,
-    WebPage,
-    field_errors,
-    form_values,
-    page_router,
-    safe_next,
-)
-from campus.kit.pagination import make_page_params
+from campus.http.web import WebPage, page_params, page_router, safe_next
 
 router = page_router()
 
@@ -53,7 +46,7 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     web_session = await web_sessions.start_web_session(
         session, page.settings, user, user_agent=page.user_agent, ip=page.client_ip
     )
-    page.sign_in(web_session)
+    page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
     return page.redirect(AFTER_SIGN_IN, flash=f"Welcome to Campus, {user.full_name}!")
 
 
@@ -98,7 +91,7 @@ async def login_submit_page(
     web_session = await web_sessions.start_web_session(
         session, page.settings, user, user_agent=page.user_agent, ip=ip
     )
-    page.sign_in(web_session)
+    page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
     return page.redirect(target, flash=f"Signed in as {user.full_name}.")
 
 
@@ -126,21 +119,13 @@ ROLES = [(role.value, role.value.title()) for role in UserRole]
 async def admin_users_page(
     page: WebPage,
     session: SessionDep,
-    admin: AdminPageUser,
+    admin: AdminUser,
     q: Annotated[str | None, Query(max_length=200)] = None,
     role: Annotated[str | None, Query(max_length=20)] = None,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    chosen = role if role in {value for value, _ in ROLES} else None
-    if role and chosen is None:
-        raise ValidationFailed.field(["query", "role"], "Unknown role.")
-    params = make_page_params(
-        skip=(p - 1) * USERS_PAGE_SIZE,
-        limit=USERS_PAGE_SIZE,
-        sort="-created_at",
-        allowed=("created_at", "email"),
-        default="-created_at",
-    )
+    chosen = choice(role, (value for value, _ in ROLES))  # an unknown role is ignored
+    params = page_params(p, USERS_PAGE_SIZE, sort="-created_at")
     result = await users.list_users(
         session,
         admin,
@@ -154,7 +139,7 @@ async def admin_users_page(
             "users": result.items,
             "total": result.total,
             "page_number": p,
-            "pages": max(1, math.ceil(result.total / USERS_PAGE_SIZE)),
+            "pages": max(1, result.pages),
             "values": {"q": (q or "").strip(), "role": chosen or ""},
             "roles": ROLES,
         },
@@ -165,7 +150,7 @@ async def admin_users_page(
 async def admin_update_user_page(
     page: WebPage,
     session: SessionDep,
-    admin: AdminPageUser,
+    admin: AdminUser,
     user_id: Annotated[int, IdPath("User id")],
 ) -> Response:
     """Change a user's role or active flag (the same rules as PATCH /api/v1/users/{id})."""

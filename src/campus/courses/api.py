@@ -6,21 +6,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from campus.accounts.deps import CurrentUser, OptionalUser, TeacherUser
 from campus.courses import service
 from campus.courses.schemas import (
     CourseCreate,
+    CourseFilters,
     CourseLevel,
-    CoursePatch,
     CourseRead,
     CourseReplace,
+    CourseUpdate,
     LessonCreate,
-    LessonPatch,
     LessonRead,
     LessonReplace,
     LessonSummary,
+    LessonUpdate,
 )
 from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params
+from campus.http.identity import CurrentUser, OptionalUser, TeacherUser
 from campus.kit.pagination import Page, PageParams
 
 router = APIRouter(prefix="/courses", tags=["courses"])
@@ -66,7 +67,7 @@ async def list_courses(
 ) -> Any:
     """The catalog. Anonymous users and students see published courses, a teacher also
     their own drafts, an admin everything."""
-    filters = service.CourseFilters(
+    filters = CourseFilters(
         q=q.strip() if q else None, level=level, teacher_id=teacher_id, is_free=is_free
     )
     result = await service.list_courses(session, actor, filters=filters, page=page)
@@ -100,7 +101,7 @@ async def replace_course(
 
 @router.patch("/{course_id}", response_model=CourseRead, responses={**MANAGE, **R409})
 async def update_course(
-    course_id: CourseId, body: CoursePatch, session: SessionDep, actor: CurrentUser
+    course_id: CourseId, body: CourseUpdate, session: SessionDep, actor: CurrentUser
 ) -> Any:
     """Change the fields given (its teacher or an admin)."""
     return await service.update_course(
@@ -179,7 +180,7 @@ async def replace_lesson(
 async def update_lesson(
     course_id: CourseId,
     lesson_id: LessonId,
-    body: LessonPatch,
+    body: LessonUpdate,
     session: SessionDep,
     actor: CurrentUser,
 ) -> Any:

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Query, Response
 from pydantic import ValidationError
 
 from campus.courses import service
-from campus.courses.schemas import CourseCreate, CourseLevel, CoursePatch, LessonCreate, LessonPatch
+from campus.courses.schemas import (
+    CourseCreate,
+    CourseFilters,
+    CourseLevel,
+    CourseUpdate,
+    LessonCreate,
+    LessonUpdate,
+)
 from campus.errors import CampusError, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.http.deps import MAX_ID, IdPath, SessionDep
-from campus.http.web import (
-    OptionalPageUser,
-    TeacherPageUser,
-    WebPage,
+from campus.http.forms import (
+    FormInvalid,
+    choice,
     field_errors,
     form_values,
-    page_router,
+    money_text,
+    parse_form,
+    parse_money,
 )
-from campus.kit.pagination import make_page_params
+from campus.http.identity import OptionalUser, TeacherUser
+from campus.http.web import WebPage, page_params, page_router
 from campus.learning import service as learning_service
 from campus.payments import service as payments_service
 
@@ -33,16 +40,6 @@ LEVELS = [(level.value, level.value.title()) for level in CourseLevel]
 PRICES = [("free", "Free"), ("paid", "Paid")]
 CourseId = Annotated[int, IdPath("Course id")]
 LessonId = Annotated[int, IdPath("Lesson id")]
-
-
-def _page_params(page: int, size: int, sort: str) -> Any:
-    return make_page_params(
-        skip=(page - 1) * size,
-        limit=size,
-        sort=sort,
-        allowed=("created_at", "title", "price_cents", "position"),
-        default=sort,
-    )
 
 
 async def _progress(session: SessionDep, user: Any, course: Any) -> Any:
@@ -66,7 +63,7 @@ async def _completed_ids(
 
 async def _lessons(session: SessionDep, actor: Any, course_id: int) -> list[Any]:
     result = await service.list_lessons(
-        session, actor, course_id=course_id, page=_page_params(1, MAX_LESSONS_SHOWN, "position")
+        session, actor, course_id=course_id, page=page_params(1, MAX_LESSONS_SHOWN, sort="position")
     )
     return list(result.items)
 
@@ -83,25 +80,28 @@ async def catalog_page(
     price: Annotated[str | None, Query(max_length=10)] = None,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    chosen_level = _choice(level, {value for value, _ in LEVELS}, "level")
-    chosen_price = _choice(price, {value for value, _ in PRICES}, "price")
-    filters = service.CourseFilters(
+    # An unknown filter value (an old link, a typo) is ignored, not an error page.
+    chosen_level = choice(level, (value for value, _ in LEVELS))
+    chosen_price = choice(price, (value for value, _ in PRICES))
+    filters = CourseFilters(
         q=(q or "").strip() or None,
         level=CourseLevel(chosen_level) if chosen_level else None,
         is_free={"free": True, "paid": False}.get(chosen_price or ""),
     )
     result = await service.list_courses(
-        session, page.user, filters=filters, page=_page_params(p, CATALOG_PAGE_SIZE, "-created_at")
+        session,
+        page.user,
+        filters=filters,
+        page=page_params(p, CATALOG_PAGE_SIZE, sort="-created_at"),
     )
-    pages = max(1, math.ceil(result.total / CATALOG_PAGE_SIZE))
-    values = {"q": (q or "").strip(), "level": chosen_level or "", "price": chosen_price or ""}
+    values = {"q": (q or "").strip(), "level": chosen_level, "price": chosen_price}
     return page.render(
         "courses/catalog.html",
         {
             "courses": result.items,
             "total": result.total,
             "page_number": p,
-            "pages": pages,
+            "pages": max(1, result.pages),
             "values": values,
             "levels": LEVELS,
             "prices": PRICES,
@@ -110,20 +110,12 @@ async def catalog_page(
     )
 
 
-def _choice(value: str | None, allowed: set[str], name: str) -> str | None:
-    if not value:
-        return None
-    if value not in allowed:
-        raise ValidationFailed.field(["query", name], f"Unknown {name} {value[:20]!r}.")
-    return value
-
-
 # --- a course and its lessons ---------------------------------------------------------------
 
 
 @router.get("/courses/{course_id}")
 async def course_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: OptionalPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: OptionalUser
 ) -> Response:
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
@@ -150,7 +142,7 @@ async def lesson_page(
     session: SessionDep,
     course_id: CourseId,
     lesson_id: LessonId,
-    user: OptionalPageUser,
+    user: OptionalUser,
 ) -> Response:
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
@@ -185,62 +177,40 @@ async def lesson_page(
 
 
 COURSE_FIELDS = ("title", "description", "level", "price", "currency", "is_published")
-PRICE_HELP = "Enter a price like 19.99 (0 = free)."
 LESSON_FIELDS = ("title", "summary", "content", "duration_minutes", "is_preview", "position")
 
 
-def _course_data(values: dict[str, str], published: bool) -> tuple[dict[str, Any], str | None]:
-    """The schema input of a course form, and the price error if the price is not money."""
-    data: dict[str, Any] = {
+def _parse_course(
+    schema: type[CourseCreate] | type[CourseUpdate], values: dict[str, str], published: bool
+) -> Any:
+    """A course form as the API's schema; the price is typed as money (``19.99``)."""
+    price_cents, price_error = parse_money(values["price"])
+    data = {
         "title": values["title"],
         "description": values["description"],
         "level": values["level"],
         "currency": values["currency"].strip() or "USD",
         "is_published": published,
-        "price_cents": 0,
+        "price_cents": price_cents,
     }
-    price = values["price"].strip().replace(",", ".") or "0"
     try:
-        amount = Decimal(price)
-    except InvalidOperation:
-        return data, PRICE_HELP
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        return data, PRICE_HELP
-    if amount * 100 > MAX_ID:
-        return data, "That price is too high."
-    data["price_cents"] = int(amount * 100)
-    return data, None
+        return parse_form(schema, data, extra_errors={"price": price_error} if price_error else {})
+    except FormInvalid as exc:
+        raise FormInvalid(_course_errors(exc.errors)) from None
 
 
-def _parse_course(
-    schema: type[CourseCreate] | type[CoursePatch], values: dict[str, str], published: bool
-) -> Any:
-    data, price_error = _course_data(values, published)
-    try:
-        parsed = schema.model_validate(data)
-    except ValidationError as exc:
-        errors = _course_errors(exc)
-        if price_error:
-            errors["price"] = price_error
-        raise FormInvalid(errors) from None
-    if price_error:
-        raise FormInvalid({"price": price_error})
-    return parsed
-
-
-class FormInvalid(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("form invalid")
-        self.errors = errors
-
-
-def _course_errors(exc: ValidationError | CampusError) -> dict[str, str]:
-    errors = field_errors(exc)
+def _course_errors(errors: dict[str, str], exc: CampusError | None = None) -> dict[str, str]:
     if "price_cents" in errors:
         errors["price"] = errors.pop("price_cents")
-    if isinstance(exc, CampusError) and exc.code == "slug-taken":
+    if exc is not None and exc.code == "slug-taken":
         errors["title"] = "A course with this title already exists; choose another title."
     return errors
+
+
+def _form_failure(exc: FormInvalid | CampusError) -> FormInvalid:
+    if isinstance(exc, FormInvalid):
+        return exc
+    return FormInvalid(_course_errors(field_errors(exc), exc), status=exc.status)
 
 
 def _course_form_values(course: Any) -> dict[str, Any]:
@@ -248,18 +218,16 @@ def _course_form_values(course: Any) -> dict[str, Any]:
         "title": course.title,
         "description": course.description,
         "level": course.level.value,
-        "price": f"{course.price_cents / 100:.2f}" if course.price_cents else "0",
+        "price": money_text(course.price_cents),
         "currency": course.currency,
         "is_published": course.is_published,
     }
 
 
 @router.get("/teach")
-async def teach_page(page: WebPage, session: SessionDep, user: TeacherPageUser) -> Response:
-    # A teacher edits their own courses; an admin may edit every course.
-    filters = service.CourseFilters(teacher_id=None if user.role == "admin" else user.id)
-    result = await service.list_courses(
-        session, user, filters=filters, page=_page_params(1, 100, "-created_at")
+async def teach_page(page: WebPage, session: SessionDep, user: TeacherUser) -> Response:
+    result = await service.list_managed_courses(
+        session, user, page=page_params(1, 100, sort="-created_at")
     )
     sales = await payments_service.sales_by_course(
         session, user, course_ids=[course.id for course in result.items]
@@ -270,7 +238,7 @@ async def teach_page(page: WebPage, session: SessionDep, user: TeacherPageUser) 
 
 
 @router.get("/teach/courses/new")
-async def new_course_page(page: WebPage, user: TeacherPageUser) -> Response:
+async def new_course_page(page: WebPage, user: TeacherUser) -> Response:
     values = {"level": "beginner", "price": "0", "currency": "USD"}
     return page.render(
         "courses/course_form.html", {"values": values, "errors": {}, "levels": LEVELS}
@@ -278,7 +246,7 @@ async def new_course_page(page: WebPage, user: TeacherPageUser) -> Response:
 
 
 @router.post("/teach/courses/new")
-async def create_course_page(page: WebPage, session: SessionDep, user: TeacherPageUser) -> Response:
+async def create_course_page(page: WebPage, session: SessionDep, user: TeacherUser) -> Response:
     form = await page.form()
     values = form_values(form, *COURSE_FIELDS)
     published = values["is_published"] == "on"
@@ -286,20 +254,24 @@ async def create_course_page(page: WebPage, session: SessionDep, user: TeacherPa
         data = _parse_course(CourseCreate, values, published)
         course = await service.create_course(session, user, data=data)
     except (FormInvalid, CampusError) as exc:
-        errors = exc.errors if isinstance(exc, FormInvalid) else _course_errors(exc)
+        failure = _form_failure(exc)
         return page.render(
             "courses/course_form.html",
-            {"values": {**values, "is_published": published}, "errors": errors, "levels": LEVELS},
-            status_code=exc.status if isinstance(exc, CampusError) else 422,
+            {
+                "values": {**values, "is_published": published},
+                "errors": failure.errors,
+                "levels": LEVELS,
+            },
+            status_code=failure.status,
         )
     return page.redirect(f"/teach/courses/{course.id}", flash=f"Course “{course.title}” created.")
 
 
 @router.get("/teach/courses/{course_id}")
 async def edit_course_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
-    course = await _managed(session, user, course_id)
+    course = await service.get_managed_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
     return page.render(
         "courses/course_edit.html",
@@ -313,50 +285,43 @@ async def edit_course_page(
     )
 
 
-async def _managed(session: SessionDep, user: Any, course_id: int) -> Any:
-    course = await service.get_course(session, user, course_id=course_id)
-    if not service.can_manage(user, course):
-        raise Forbidden("Only the course's teacher or an admin may change it.")
-    return course
-
-
 @router.post("/teach/courses/{course_id}")
 async def update_course_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     form = await page.form()
     values = form_values(form, *COURSE_FIELDS)
     published = values["is_published"] == "on"
     try:
-        data = _parse_course(CoursePatch, values, published)
+        data = _parse_course(CourseUpdate, values, published)
         course = await service.update_course(
             session, user, course_id=course_id, data=data, replace=False
         )
     except (FormInvalid, ValidationFailed) as exc:
-        errors = exc.errors if isinstance(exc, FormInvalid) else _course_errors(exc)
-        course = await _managed(session, user, course_id)
+        failure = _form_failure(exc)
+        course = await service.get_managed_course(session, user, course_id=course_id)
         return page.render(
             "courses/course_edit.html",
             {
                 "course": course,
                 "lessons": await _lessons(session, user, course_id),
                 "values": {**values, "is_published": published},
-                "errors": errors,
+                "errors": failure.errors,
                 "levels": LEVELS,
             },
-            status_code=422,
+            status_code=failure.status,
         )
     return page.redirect(f"/teach/courses/{course.id}", flash="Course saved.")
 
 
 @router.post("/teach/courses/{course_id}/publish")
 async def publish_course_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     form = await page.form()
     publish = form.get("publish") == "on"
     course = await service.update_course(
-        session, user, course_id=course_id, data=CoursePatch(is_published=publish), replace=False
+        session, user, course_id=course_id, data=CourseUpdate(is_published=publish), replace=False
     )
     text = "published: it is in the catalog now" if publish else "back to draft"
     return page.redirect(f"/teach/courses/{course.id}", flash=f"“{course.title}” is {text}.")
@@ -364,7 +329,7 @@ async def publish_course_page(
 
 @router.post("/teach/courses/{course_id}/delete")
 async def delete_course_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     await service.delete_course(session, user, course_id=course_id)
     return page.redirect("/teach", flash="Course deleted.", kind="info")
@@ -395,7 +360,7 @@ async def _lesson_form(
 ) -> Response:
     """The lesson editor: empty (new), filled from the lesson (edit), or re-shown with the
     user's input and the errors beside their fields (422)."""
-    course = await _managed(session, user, course_id)
+    course = await service.get_managed_course(session, user, course_id=course_id)
     lesson = None
     if lesson_id is not None:
         lesson = await service.get_readable_lesson(
@@ -426,14 +391,14 @@ async def _lesson_form(
 
 @router.get("/teach/courses/{course_id}/lessons/new")
 async def new_lesson_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     return await _lesson_form(page, session, user, course_id)
 
 
 @router.post("/teach/courses/{course_id}/lessons/new")
 async def create_lesson_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherPageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     values = form_values(await page.form(), *LESSON_FIELDS)
     try:
@@ -450,7 +415,7 @@ async def edit_lesson_page(
     session: SessionDep,
     course_id: CourseId,
     lesson_id: LessonId,
-    user: TeacherPageUser,
+    user: TeacherUser,
 ) -> Response:
     return await _lesson_form(page, session, user, course_id, lesson_id=lesson_id)
 
@@ -461,11 +426,11 @@ async def update_lesson_page(
     session: SessionDep,
     course_id: CourseId,
     lesson_id: LessonId,
-    user: TeacherPageUser,
+    user: TeacherUser,
 ) -> Response:
     values = form_values(await page.form(), *LESSON_FIELDS)
     try:
-        data = LessonPatch.model_validate(_lesson_data(values, with_position=True))
+        data = LessonUpdate.model_validate(_lesson_data(values, with_position=True))
         lesson = await service.update_lesson(
             session, user, course_id=course_id, lesson_id=lesson_id, data=data, replace=False
         )
@@ -482,7 +447,7 @@ async def move_lesson_page(
     session: SessionDep,
     course_id: CourseId,
     lesson_id: LessonId,
-    user: TeacherPageUser,
+    user: TeacherUser,
 ) -> Response:
     form = await page.form()
     raw = form.get("position")
@@ -497,7 +462,7 @@ async def move_lesson_page(
         user,
         course_id=course_id,
         lesson_id=lesson_id,
-        data=LessonPatch(position=position),
+        data=LessonUpdate(position=position),
         replace=False,
     )
     return page.redirect(
@@ -512,7 +477,7 @@ async def delete_lesson_page(
     session: SessionDep,
     course_id: CourseId,
     lesson_id: LessonId,
-    user: TeacherPageUser,
+    user: TeacherUser,
 ) -> Response:
     await service.delete_lesson(session, user, course_id=course_id, lesson_id=lesson_id)
     return page.redirect(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -23,11 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.courses.schemas import CourseCard, CourseFilters, LessonRef, TeacherName
 from campus.kit.pagination import ListQuery
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
 from campus.models.counters import Counter, counter_value
-from campus.models.courses import Course, CourseLevel, Lesson
+from campus.models.courses import Course, Lesson
 from campus.models.learning import Enrollment, EnrollmentStatus
 
 LIKE_ESCAPE = "\\"
@@ -83,39 +82,6 @@ def visible_in(scope: str) -> ColumnElement[bool]:
 # --- courses ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TeacherRef:
-    id: int
-    full_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CourseCard:
-    """A course as every read shows it: its columns, its teacher's name and its counts.
-
-    Read with SQLAlchemy Core (:data:`CARD_COLUMNS`, one join, no ORM entities): the
-    catalog, a course page and the cabinet are the hottest reads, and loading ORM entities
-    into a session costs several times the query itself (docs/performance.md). Changes go
-    through the ORM :class:`Course`. ``lessons_count`` and ``students_count`` are columns
-    kept by triggers (campus.models.counters), so reading them costs nothing more.
-    """
-
-    id: int
-    slug: str
-    title: str
-    description: str
-    level: CourseLevel
-    price_cents: int
-    currency: str
-    is_published: bool
-    teacher_id: int
-    lessons_count: int
-    students_count: int
-    created_at: datetime
-    updated_at: datetime
-    teacher: TeacherRef
-
-
 # The columns of a CourseCard, in its field order, then the teacher's name.
 CARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
     Course.id.expression,
@@ -140,21 +106,13 @@ _TEACHER_ID = [column.key for column in CARD_COLUMNS].index("teacher_id")
 def course_card(row: Sequence[Any]) -> CourseCard:
     """The card of a row whose first :data:`CARD_WIDTH` columns are :data:`CARD_COLUMNS`."""
     fields = row[: CARD_WIDTH - 1]
-    return CourseCard(*fields, teacher=TeacherRef(row[_TEACHER_ID], row[CARD_WIDTH - 1]))  # type: ignore[misc]
+    return CourseCard(*fields, teacher=TeacherName(row[_TEACHER_ID], row[CARD_WIDTH - 1]))  # type: ignore[misc]
 
 
 @cache
 def course_cards() -> Select[Any]:
     """``SELECT`` :data:`CARD_COLUMNS` ``FROM courses JOIN users`` (the teacher)."""
     return select(*CARD_COLUMNS).join(User, User.id == Course.teacher_id)
-
-
-@dataclass(frozen=True, slots=True)
-class CourseFilters:
-    q: str | None = None
-    level: CourseLevel | None = None
-    teacher_id: int | None = None
-    is_free: bool | None = None
 
 
 def course_list_query(actor: User | None, filters: CourseFilters) -> ListQuery:
@@ -365,17 +323,6 @@ async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) ->
 
 
 # --- lessons a user works with (e.g. to link a task to one) ------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LessonRef:
-    """A lesson named together with its course: enough to show and link it."""
-
-    lesson_id: int
-    title: str
-    position: int
-    course_id: int
-    course_title: str
 
 
 def _lesson_refs() -> Select[int, str, int, int, str]:

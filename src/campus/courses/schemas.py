@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -13,15 +14,16 @@ from campus.models.courses import CourseLevel
 
 __all__ = [
     "CourseCreate",
+    "CourseFilters",
     "CourseLevel",
-    "CoursePatch",
     "CourseRead",
     "CourseReplace",
+    "CourseUpdate",
     "LessonCreate",
-    "LessonPatch",
     "LessonRead",
     "LessonReplace",
     "LessonSummary",
+    "LessonUpdate",
 ]
 
 MAX_INT = 2**31 - 1
@@ -142,7 +144,7 @@ class CourseReplace(CourseCreate):
     absent `slug` keeps the current one."""
 
 
-class CoursePatch(InputSchema):
+class CourseUpdate(InputSchema):
     """PATCH: only the fields given change (null is refused for every field)."""
 
     title: Title | None = None
@@ -196,7 +198,7 @@ class LessonReplace(LessonCreate):
     lesson where it is, a given one moves it (1..n)."""
 
 
-class LessonPatch(InputSchema):
+class LessonUpdate(InputSchema):
     """PATCH: only the fields given change; `position` moves the lesson (1..n)."""
 
     title: Title | None = None
@@ -210,3 +212,65 @@ class LessonPatch(InputSchema):
     @classmethod
     def _no_null(cls, value: object) -> object:
         return _refuse_null(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseFilters:
+    """The catalog's filters (API.md §4), as the repository applies them."""
+
+    q: str | None = None
+    level: CourseLevel | None = None
+    teacher_id: int | None = None
+    is_free: bool | None = None
+
+
+# --- read models ------------------------------------------------------------------------
+#
+# What the repository reads into: frozen dataclasses, not Pydantic models, because they are
+# built for every row of the hottest reads (a dataclass costs a fraction of a validated
+# model; docs/performance.md). The API's response models (``CourseRead``) are validated
+# from them once, at the response.
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherName:
+    id: int
+    full_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CourseCard:
+    """A course as every read shows it: its columns, its teacher's name and its counts.
+
+    Read by the repository with SQLAlchemy Core (one join, no ORM entities): the
+    catalog, a course page and the cabinet are the hottest reads, and loading ORM entities
+    into a session costs several times the query itself (docs/performance.md). Changes go
+    through the ORM :class:`Course`. ``lessons_count`` and ``students_count`` are columns
+    kept by triggers (campus.models.counters), so reading them costs nothing more.
+    """
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    level: CourseLevel
+    price_cents: int
+    currency: str
+    is_published: bool
+    teacher_id: int
+    lessons_count: int
+    students_count: int
+    created_at: datetime
+    updated_at: datetime
+    teacher: TeacherName
+
+
+@dataclass(frozen=True, slots=True)
+class LessonRef:
+    """A lesson named together with its course: enough to show and link it."""
+
+    lesson_id: int
+    title: str
+    position: int
+    course_id: int
+    course_title: str

@@ -11,15 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import repository
-from campus.courses.repository import CourseCard as CourseCard
-from campus.courses.repository import CourseFilters as CourseFilters
-from campus.courses.repository import LessonRef as LessonRef
 from campus.courses.schemas import (
     SLUG_MAX,
+    CourseCard,
     CourseCreate,
-    CoursePatch,
+    CourseFilters,
+    CourseUpdate,
     LessonCreate,
-    LessonPatch,
+    LessonRef,
+    LessonUpdate,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
@@ -62,6 +62,22 @@ async def get_course(session: AsyncSession, actor: User | None, *, course_id: in
     if course is None:
         raise NotFound("Course not found.")
     return course
+
+
+async def get_managed_course(session: AsyncSession, actor: User, *, course_id: int) -> CourseCard:
+    """A course as its editor shows it: invisible -> 404, visible but not ``actor``'s -> 403."""
+    course = await get_course(session, actor, course_id=course_id)
+    if not can_manage(actor, course):
+        raise Forbidden("Only the course's teacher or an admin may change it.")
+    return course
+
+
+async def list_managed_courses(
+    session: AsyncSession, actor: User, *, page: PageParams
+) -> PageResult[CourseCard]:
+    """The courses ``actor`` manages: a teacher's own (drafts included), every one for an admin."""
+    filters = CourseFilters(teacher_id=None if actor.role == UserRole.ADMIN else actor.id)
+    return await list_courses(session, actor, filters=filters, page=page)
 
 
 async def _managed_course(session: AsyncSession, actor: User, course_id: int) -> Course:
@@ -134,7 +150,7 @@ async def update_course(
     actor: User,
     *,
     course_id: int,
-    data: CourseCreate | CoursePatch,
+    data: CourseCreate | CourseUpdate,
     replace: bool,
 ) -> CourseCard:
     """PUT (``replace``: every field, absent optional ones reset; absent slug kept) or PATCH."""
@@ -296,7 +312,7 @@ async def update_lesson(
     *,
     course_id: int,
     lesson_id: int,
-    data: LessonCreate | LessonPatch,
+    data: LessonCreate | LessonUpdate,
     replace: bool,
 ) -> Lesson:
     """PUT (``replace``: absent optional fields reset, absent position kept) or PATCH."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http
 from typing import Any
 
@@ -19,6 +20,9 @@ from campus.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from campus.http.deps import get_session
+from campus.http.identity import SESSION_COOKIE, resolve_identity
+from campus.http.web import login_url, page_state, templates
 from campus.log import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -29,14 +33,6 @@ SECRET_FIELDS = frozenset(
 
 logger = get_logger("campus.http")
 busy_logger = get_logger("campus.db")
-
-
-class LoginRequired(Exception):
-    """A page needs a signed-in user: the browser goes to the sign-in page (303)."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self.location = location
 
 
 def problem_type(code: str | None) -> str:
@@ -78,14 +74,47 @@ def problem_response(
     )
 
 
+NOT_PAGES = ("/api/", "/health", "/metrics", "/openapi.json", "/docs", "/redoc", "/static/")
+
+
+def is_page_path(path: str) -> bool:
+    """A route of the site (HTML pages), not of the API or of operations."""
+    return not path.startswith(NOT_PAGES)
+
+
 def wants_html(path: str, accept: str) -> bool:
     """Browsers on page routes get HTML; ``/api/`` always answers problem+json."""
-    if path.startswith(("/api/", "/health", "/metrics", "/openapi.json")):
-        return False
-    return "text/html" in accept
+    return is_page_path(path) and "text/html" in accept
 
 
-def html_error_response(
+async def _error_viewer(request: Request, status: int) -> None:
+    """Who is signed in, for an error raised before any page dependency asked (e.g. an
+    unknown path): the header of the error page still shows them. Best effort, bounded,
+    never for a 5xx (the database may be why it failed)."""
+    if status >= 500 or page_state(request) is not None:
+        return
+    if getattr(request.state, "error_viewer", None) is not None:
+        return
+    if not request.cookies.get(SESSION_COOKIE):
+        return
+    if getattr(request.app.state, "identity", None) is None:
+        return
+    # The app's own session provider (tests bind it to their transaction).
+    provider = request.app.dependency_overrides.get(get_session, get_session)
+    sessions = provider(request)
+    try:
+        async with asyncio.timeout(2):
+            session = await anext(sessions)
+            identity = await resolve_identity(request, session, None)
+    except Exception:
+        logger.warning("error_page_viewer_failed", exc_info=True)
+        return
+    finally:
+        await sessions.aclose()
+    request.state.error_viewer = identity.viewer if identity is not None else None
+
+
+async def html_error_response(
     request: Request,
     *,
     status: int,
@@ -94,8 +123,7 @@ def html_error_response(
     headers: dict[str, str] | None = None,
     code: str | None = None,
 ) -> Response:
-    from campus.http.templates import templates
-
+    await _error_viewer(request, status)
     try:
         return templates.TemplateResponse(
             request,
@@ -118,7 +146,7 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _render(
+async def _render(
     request: Request,
     *,
     status: int,
@@ -130,7 +158,7 @@ def _render(
 ) -> Response:
     if wants_html(request.url.path, request.headers.get("accept", "")):
         phrase = title or http.HTTPStatus(status).phrase
-        return html_error_response(
+        return await html_error_response(
             request, status=status, title=phrase, detail=detail, headers=headers, code=code
         )
     payload = problem_payload(
@@ -145,35 +173,27 @@ def _render(
 
 
 def _page_login_location(request: Request) -> str:
-    from campus.http.web import login_url
-
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
     return login_url(target if request.method in ("GET", "HEAD") else "/")
 
 
-async def login_required_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LoginRequired)
-    return RedirectResponse(exc.location, status_code=303)
-
-
 async def campus_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CampusError)
-    if isinstance(exc, Unauthenticated) and wants_html(
-        request.url.path, request.headers.get("accept", "")
-    ):
-        # A browser on a page: sign in first, then come back here.
+    if isinstance(exc, Unauthenticated) and is_page_path(request.url.path):
+        # The one way a browser is asked to sign in: a page needs a signed-in user, so
+        # sign in first, then come back here.
         return RedirectResponse(_page_login_location(request), status_code=303)
     if isinstance(exc, Forbidden) and exc.code == "csrf-failed":
         # Page forms only: always the friendly HTML page, whatever the Accept header.
-        return html_error_response(
+        return await html_error_response(
             request, status=403, title="Form expired", detail=exc.detail, code=exc.code
         )
     extra = dict(exc.extra)
     if isinstance(exc, ValidationFailed):
         extra["errors"] = exc.errors
-    return _render(
+    return await _render(
         request,
         status=exc.status,
         detail=exc.detail,
@@ -188,7 +208,7 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     assert isinstance(exc, RequestValidationError)
     errors = _clean_validation_errors(exc.errors())
     fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
-    return _render(
+    return await _render(
         request,
         status=422,
         detail=f"The request is not valid: {fields}." if fields else "The request is not valid.",
@@ -208,7 +228,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
             404: "No such resource.",
             405: f"Method {request.method} is not allowed here.",
         }.get(status, phrase)
-    return _render(
+    return await _render(
         request,
         status=status,
         detail=detail,
@@ -244,7 +264,6 @@ async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, pool_timeout_handler)
-    app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(CampusError, campus_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

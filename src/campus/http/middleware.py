@@ -98,7 +98,7 @@ class RequestContextMiddleware:
             error_logger.exception("unhandled_error", method=scope.get("method"), route=route)
             report_exception(exc, request_id=request_id, route=route)
             if scope["type"] == "http" and status_holder["status"] is None:
-                response = self._error_response(scope, request_id)
+                response = await self._error_response(scope, request_id)
                 await response(scope, receive, send_wrapper)
             elif scope["type"] == "http":
                 raise
@@ -115,11 +115,11 @@ class RequestContextMiddleware:
                 )
 
     @staticmethod
-    def _error_response(scope: Scope, request_id: str) -> Any:
+    async def _error_response(scope: Scope, request_id: str) -> Any:
         path = scope.get("path", "")
         accept = Headers(scope=scope).get("accept", "")
         if wants_html(path, accept):
-            return html_error_response(
+            return await html_error_response(
                 Request(scope),
                 status=500,
                 title="Something went wrong",

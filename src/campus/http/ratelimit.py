@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from campus.accounts.tokens import decode_token
 from campus.config import Settings
-from campus.errors import CampusError
+from campus.http.identity import identity_provider
 from campus.http.net import client_ip
 from campus.ratelimit import RateLimiter
 
@@ -59,12 +58,9 @@ def api_client_key(request: Request) -> str:
     """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        try:
-            claims = decode_token(request.app.state.settings, token.strip(), expected="access")
-        except CampusError:
-            pass
-        else:
-            return f"user:{claims.user_id}"
+        account = identity_provider(request).account_key(request.app.state.settings, token.strip())
+        if account is not None:
+            return f"user:{account}"
     return f"ip:{request_ip(request)}"
 
 

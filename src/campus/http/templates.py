@@ -1,15 +1,16 @@
-"""Jinja2 templates: the page context and the ``markdown`` filter (sanitised HTML)."""
+"""Where the templates live and the filters they use (``markdown``: sanitised HTML; ``money``).
+
+The ``Jinja2Templates`` instance, with its page context, is built by ``campus.http.web``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import nh3
-from fastapi.templating import Jinja2Templates
+from jinja2 import Environment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from starlette.requests import Request
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -45,12 +46,6 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(cleaned)  # noqa: S704 - sanitised by nh3 just above
 
 
-def _page_context(request: Request) -> dict[str, Any]:
-    from campus.http.web import page_context
-
-    return page_context(request)
-
-
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
      "XAF", "XOF", "XPF"}
@@ -67,6 +62,6 @@ def _money(cents: int | None, currency: str | None = "USD") -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
-templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_page_context])
-templates.env.filters["markdown"] = render_markdown
-templates.env.filters["money"] = _money
+def install_filters(env: Environment) -> None:
+    env.filters["markdown"] = render_markdown
+    env.filters["money"] = _money

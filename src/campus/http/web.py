@@ -1,12 +1,13 @@
 """The web-page toolkit: cookie sessions, CSRF, flash messages and rendering.
 
-Pages under ``campus/<domain>/pages.py`` stay thin: they take ``WebPage`` (who is asking,
-how to render), ``PageUser`` / ``page_role(...)`` (who may), parse forms into the same
-schemas as the API and call the same services.
+Pages under ``campus/<domain>/pages.py`` stay thin: they take ``WebPage`` (how to render and
+redirect), the same "who is asking" dependencies as the API (``campus.http.identity``:
+``CurrentUser``, ``OptionalUser``, ``TeacherUser``, ``AdminUser``), parse forms with
+``campus.http.forms`` into the API's schemas and call the same services.
 
 - **Session**: the ``campus_session`` cookie holds an opaque random id of a server-side
-  ``auth_sessions`` row of kind ``web`` (see ``campus.accounts.service.web_sessions``). HttpOnly,
-  SameSite=Lax, Path=/, Secure over HTTPS. The JSON API never reads it (bearer only).
+  ``auth_sessions`` row of kind ``web`` (checked by the accounts domain's identity provider).
+  HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS. The JSON API never reads it.
 - **CSRF**: every unsafe request to a page router needs a token (form field ``csrf_token``
   or header ``X-CSRF-Token``) derived from the browser's session: the web session's
   ``csrf_secret`` when signed in, else a signed pre-session cookie ``campus_csrf``. Tokens
@@ -21,26 +22,25 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from campus.accounts.service import web_sessions
 from campus.config import Settings
-from campus.errors import CampusError, Forbidden
+from campus.errors import Forbidden
 from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep
-from campus.http.errors import LoginRequired
+from campus.http.identity import SESSION_COOKIE, Identity, Viewer, resolve_identity
 from campus.http.net import client_ip, is_https
-from campus.http.templates import templates
-from campus.models.accounts import AuthSession, User, UserRole
+from campus.http.templates import TEMPLATES_DIR, install_filters
+from campus.kit.pagination import PageParams, make_page_params
+from campus.models.accounts import User
 
-SESSION_COOKIE = "campus_session"
 PRESESSION_COOKIE = "campus_csrf"
 FLASH_COOKIE = "campus_flash"
 CSRF_FIELD = "csrf_token"
@@ -132,11 +132,18 @@ class PageState:
     """What the page dependencies learned about this request (kept on ``request.state``)."""
 
     settings: Settings
-    user: User | None = None
-    auth_session: AuthSession | None = None
+    identity: Identity | None = None
     csrf_key: bytes = b""
     cookies: list[_Cookie] = field(default_factory=list)
     _token: str | None = None
+
+    @property
+    def user(self) -> User | None:
+        return self.identity.user if self.identity is not None else None
+
+    @property
+    def viewer(self) -> Viewer | None:
+        return self.identity.viewer if self.identity is not None else None
 
     def csrf_token(self) -> str:
         if self._token is None:
@@ -158,10 +165,10 @@ async def load_page_state(
         return existing
     state = PageState(settings=settings)
     cookie = request.cookies.get(SESSION_COOKIE, "")
-    found = await web_sessions.user_from_web_session(session, cookie_value=cookie)
-    if found is not None:
-        state.auth_session, state.user = found
-        state.csrf_key = _csrf_key(settings, "session:" + (found[0].csrf_secret or found[0].id))
+    state.identity = await resolve_identity(request, session, None)
+    if state.identity is not None:
+        secret = state.identity.csrf_secret or state.identity.session_id
+        state.csrf_key = _csrf_key(settings, "session:" + secret)
     else:
         if cookie:
             state.cookies.append(_Cookie(SESSION_COOKIE, None))  # ended or unknown session
@@ -200,6 +207,19 @@ def page_router(**kwargs: Any) -> APIRouter:
         default_response_class=HTMLResponse,
         dependencies=[Depends(csrf_protect)],
         **kwargs,
+    )
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+def page_params(number: int, size: int, *, sort: str) -> PageParams:
+    """The page ``number`` (1-based) of ``size`` rows in order ``sort``, as the API's list
+    parameters: pages pass these to the same services as the API, and read the page count
+    from the result (``PageResult.pages``)."""
+    fields = tuple(part.strip().lstrip("-") for part in sort.split(",") if part.strip())
+    return make_page_params(
+        skip=(number - 1) * size, limit=size, sort=sort, allowed=fields, default=sort
     )
 
 
@@ -270,14 +290,9 @@ class WebPageContext:
         self.state.cookies = [c for c in self.state.cookies if c.name != FLASH_COOKIE]
         self.state.cookies.append(_Cookie(FLASH_COOKIE, _signed(self.settings, "flash", value)))
 
-    def sign_in(self, web_session: web_sessions.WebSession) -> None:
+    def sign_in(self, cookie_value: str, *, max_age: int) -> None:
         """Set the new session cookie (a new id at every sign-in)."""
-        max_age = int(
-            (
-                web_session.auth_session.expires_at - web_session.auth_session.created_at
-            ).total_seconds()
-        )
-        self.state.cookies.append(_Cookie(SESSION_COOKIE, web_session.cookie_value, max_age))
+        self.state.cookies.append(_Cookie(SESSION_COOKIE, cookie_value, max_age))
 
     def sign_out(self) -> None:
         self.state.cookies.append(_Cookie(SESSION_COOKIE, None))
@@ -326,103 +341,21 @@ async def get_web_page(request: Request, state: PageStateDep) -> WebPageContext:
 WebPage = Annotated[WebPageContext, Depends(get_web_page)]
 
 
-async def get_optional_page_user(state: PageStateDep) -> User | None:
-    return state.user
-
-
-async def get_page_user(request: Request, state: PageStateDep) -> User:
-    """The signed-in user; an anonymous visitor is sent to ``/login?next=<this page>``."""
-    if state.user is None:
-        target = request.url.path
-        if request.url.query and request.method in SAFE_METHODS:
-            target += "?" + request.url.query
-        raise LoginRequired(login_url(target if request.method in SAFE_METHODS else "/"))
-    return state.user
-
-
-OptionalPageUser = Annotated[User | None, Depends(get_optional_page_user)]
-PageUser = Annotated[User, Depends(get_page_user)]
-
-
-def page_role(*roles: UserRole) -> Callable[..., Coroutine[Any, Any, User]]:
-    """A dependency admitting only signed-in users with one of ``roles`` (others: 403 page)."""
-    allowed = frozenset(roles)
-
-    async def dependency(user: PageUser) -> User:
-        if user.role not in allowed:
-            raise Forbidden("Your account does not have access to this page.")
-        return user
-
-    return dependency
-
-
-TeacherPageUser = Annotated[User, Depends(page_role(UserRole.TEACHER, UserRole.ADMIN))]
-AdminPageUser = Annotated[User, Depends(page_role(UserRole.ADMIN))]
-
-
-# --- forms ----------------------------------------------------------------------------------
-
-
-def form_values(form: FormData, *names: str) -> dict[str, str]:
-    """The text fields ``names`` of a form (missing ones as empty strings)."""
-    values: dict[str, str] = {}
-    for name in names:
-        value = form.get(name)
-        values[name] = value if isinstance(value, str) else ""
-    return values
-
-
-def _pretty(msg: str) -> str:
-    for prefix in ("Value error, ", "value is not a valid email address: "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    return msg[:1].upper() + msg[1:] if msg else msg
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    ctx = err.get("ctx") or {}
-    kind = err.get("type")
-    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
-        return "This field is required."
-    if kind == "string_too_short":
-        return f"Use at least {ctx.get('min_length')} characters."
-    if kind == "string_too_long" or (kind == "too_long" and "max_length" in ctx):
-        return f"Use at most {ctx.get('max_length')} characters."
-    if kind in ("int_parsing", "int_type"):
-        return "Enter a whole number."
-    if kind == "greater_than_equal":
-        return f"Enter {ctx.get('ge')} or more."
-    if kind == "less_than_equal":
-        return f"Enter {ctx.get('le')} or less."
-    if kind in ("enum", "literal_error"):
-        return "Choose one of the options."
-    return _pretty(str(err.get("msg", "This value is not valid.")))
-
-
-def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
-    """Errors by field name (``__all__`` for the rest), worded for people, never echoing input."""
-    errors: dict[str, str] = {}
-    raw: list[Any] = (
-        list(exc.errors()) if isinstance(exc, ValidationError) else getattr(exc, "errors", [])
-    )
-    for err in raw:
-        names = [part for part in err.get("loc", ()) if isinstance(part, str) and part != "body"]
-        key = names[-1] if names else "__all__"
-        errors.setdefault(key, _message(err))
-    if not errors and isinstance(exc, CampusError):
-        errors["__all__"] = exc.detail
-    return errors
-
-
 def page_context(request: Request) -> dict[str, Any]:
-    """Jinja context processor: the signed-in user, a CSRF token, the flash message."""
+    """Jinja context processor: the signed-in user (a plain ``Viewer``), a CSRF token, the
+    flash message."""
     state = page_state(request)
     settings: Settings | None = state.settings if state else None
     if settings is None:
         settings = getattr(request.app.state, "settings", None)
+    viewer = state.viewer if state else getattr(request.state, "error_viewer", None)
     return {
-        "current_user": state.user if state else None,
+        "current_user": viewer,
         "csrf_token": state.csrf_token() if state and state.csrf_key else "",
         "flash": read_flash(request, settings) if settings else None,
         "nav_path": request.url.path,
     }
+
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[page_context])
+install_filters(templates.env)

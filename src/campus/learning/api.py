@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from campus.accounts.deps import CurrentUser
 from campus.http.deps import IdPath, SessionDep, page_params
+from campus.http.identity import CurrentUser
 from campus.kit.pagination import Page, PageParams
 from campus.learning import service
 from campus.learning.schemas import CabinetEntry, EnrollmentRead, ProgressRead, StudentRead

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.demo import DemoContext, demo_loader
 from campus.kit.clock import utcnow
 from campus.learning import repository
-from campus.models import Course, CourseLevel, Lesson, User
+from campus.models.accounts import User
+from campus.models.courses import Course, CourseLevel, Lesson
 
 COURSE_DIR = Path(__file__).resolve().parent / "demo_course"
 COMPLETED_BY_DEMO_STUDENT = 3

@@ -9,9 +9,9 @@ from fastapi import Query, Response
 
 from campus.errors import PaymentRequired
 from campus.http.deps import IdPath, SessionDep
-from campus.http.web import PageUser, WebPage, page_router
+from campus.http.identity import CurrentUser
+from campus.http.web import WebPage, page_params, page_router
 from campus.kit.clock import utcnow
-from campus.kit.pagination import make_page_params
 from campus.learning import service
 from campus.tasks import service as tasks_service
 
@@ -24,7 +24,7 @@ CABINET_PAGE_SIZE = 50
 
 @router.post("/courses/{course_id}/enroll")
 async def enroll_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: PageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: CurrentUser
 ) -> Response:
     try:
         result = await service.enroll_student(session, user, course_id=course_id)
@@ -40,7 +40,7 @@ async def enroll_page(
 
 @router.post("/courses/{course_id}/lessons/{lesson_id}/complete")
 async def complete_lesson_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, lesson_id: LessonId, user: PageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, lesson_id: LessonId, user: CurrentUser
 ) -> Response:
     form = await page.form()
     progress = await service.complete_lesson(
@@ -66,17 +66,12 @@ async def complete_lesson_page(
 async def cabinet_page(
     page: WebPage,
     session: SessionDep,
-    user: PageUser,
+    user: CurrentUser,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    params = make_page_params(
-        skip=(p - 1) * CABINET_PAGE_SIZE,
-        limit=CABINET_PAGE_SIZE,
-        sort="-enrolled_at",
-        allowed=tuple(service.CABINET_SORTS),
-        default="-enrolled_at",
+    result = await service.list_my_courses(
+        session, user, params=page_params(p, CABINET_PAGE_SIZE, sort="-enrolled_at")
     )
-    result = await service.list_my_courses(session, user, params=params)
     due_soon = await tasks_service.list_tasks_due_soon(session, user)
     return page.render(
         "learning/cabinet.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -10,7 +11,8 @@ from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses.repository import course_cards, visibility, visible_in
+from campus.courses.repository import CARD_WIDTH, course_card, course_cards, visibility, visible_in
+from campus.courses.schemas import CourseCard
 from campus.kit.pagination import AnySelect, ListQuery
 from campus.models.accounts import User
 from campus.models.courses import Course
@@ -177,6 +179,12 @@ def cabinet_query(actor: User) -> ListQuery:
     values["learner_id"] = actor.id
     page, count = _cabinet_statements(scope)
     return ListQuery(page=page, count=count, values=values, shape=("cabinet", scope))
+
+
+def cabinet_row(row: Sequence[Any]) -> tuple[CourseCard, datetime, int, datetime | None]:
+    """A row of the cabinet page: the course card, enrolled at, completions, last one."""
+    enrolled_at, done, last = row[CARD_WIDTH:]
+    return course_card(row), enrolled_at, done, last
 
 
 @cache

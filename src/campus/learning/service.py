@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses import repository as course_repository
 from campus.courses import service as course_service
+from campus.courses.schemas import CourseCard
 from campus.errors import Forbidden, NotFound, PaymentRequired
 from campus.kit.clock import utcnow
 from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
 from campus.learning import repository
 from campus.models.accounts import User
-from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
@@ -47,9 +46,9 @@ class EnrollmentResult:
     created: bool
 
 
-async def _published_course(session: AsyncSession, actor: User, course_id: int) -> Course:
-    course = await course_repository.get_visible_course(session, actor, course_id)
-    if course is None or not course.is_published:
+async def _published_course(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
+    course = await course_service.get_course(session, actor, course_id=course_id)
+    if not course.is_published:
         raise NotFound("Course not found.")
     return course
 
@@ -124,7 +123,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
     await session.flush()
 
 
-async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> Course:
+async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
     course = await _published_course(session, actor, course_id)
     if await repository.get_enrollment(session, user_id=actor.id, course_id=course.id) is None:
         raise Forbidden("Enroll in this course first.", code="enrollment-required")
@@ -188,9 +187,7 @@ async def list_students(
     session: AsyncSession, actor: User, *, course_id: int, params: PageParams
 ) -> PageResult[StudentRow]:
     """The course's active students with their progress: its teacher and admins only."""
-    course = await course_repository.get_visible_course(session, actor, course_id)
-    if course is None:
-        raise NotFound("Course not found.")
+    course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
         raise Forbidden("Only the course's teacher or an admin can see its students.")
     stmt, tie_breaker = repository.students_statement(course.id)
@@ -212,7 +209,7 @@ async def list_students(
 
 @dataclass(frozen=True, slots=True)
 class CabinetRow:
-    course: course_repository.CourseCard
+    course: CourseCard
     enrolled_at: datetime
     progress: Progress
 
@@ -233,14 +230,13 @@ async def list_my_courses(
         scalars=False,
         core=True,
     )
-    width = course_repository.CARD_WIDTH
-    cards = [(course_repository.course_card(row), row[width:]) for row in page.items]
+    rows = [repository.cabinet_row(row) for row in page.items]
     page.items = [
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
             progress=Progress.of(done, course.lessons_count, last),
         )
-        for course, (enrolled_at, done, last) in cards
+        for course, enrolled_at, done, last in rows
     ]
     return page

@@ -1,36 +1,13 @@
-"""Every ORM table, one module per aggregate; importing this package registers them all."""
+"""Every ORM table, one module per aggregate (``campus/models/<domain>.py``).
 
-from campus.models.accounts import (
-    AccountToken,
-    AccountTokenPurpose,
-    AuthSession,
-    User,
-    UserRole,
-)
-from campus.models.counters import Counter, RowCount
-from campus.models.courses import Course, CourseLevel, Lesson
-from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
-from campus.models.payments import Payment, PaymentStatus, StripeEvent
-from campus.models.tasks import Task, TaskPriority, TaskStatus
+Importing this package imports every module in it, so each table is registered on
+``Base.metadata`` (Alembic, the drift test) without a list to keep: a new domain's model
+module is found by being here. Import the classes from their own module
+(``from campus.models.accounts import User``).
+"""
 
-__all__ = [
-    "AccountToken",
-    "AccountTokenPurpose",
-    "AuthSession",
-    "Counter",
-    "Course",
-    "CourseLevel",
-    "Enrollment",
-    "EnrollmentStatus",
-    "Lesson",
-    "LessonCompletion",
-    "Payment",
-    "PaymentStatus",
-    "RowCount",
-    "StripeEvent",
-    "Task",
-    "TaskPriority",
-    "TaskStatus",
-    "User",
-    "UserRole",
-]
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 
-from campus.accounts.deps import AdminUser, CurrentUser
 from campus.http.deps import MAX_ID, IdPath, SessionDep, SettingsDep, page_params
+from campus.http.identity import AdminUser, CurrentUser
 from campus.kit.pagination import Page, PageParams
 from campus.payments import service
 from campus.payments.gateway import StripeGateway

@@ -8,8 +8,8 @@ from fastapi import Query, Response
 
 from campus.errors import BadGateway, Conflict, ServiceUnavailable
 from campus.http.deps import IdPath, SessionDep
-from campus.http.web import PageUser, WebPage, page_router
-from campus.kit.pagination import make_page_params
+from campus.http.identity import CurrentUser
+from campus.http.web import WebPage, page_params, page_router
 from campus.learning import service as learning_service
 from campus.payments import service
 
@@ -22,7 +22,7 @@ PURCHASES_PAGE_SIZE = 20
 
 @router.post("/courses/{course_id}/checkout")
 async def checkout_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: PageUser
+    page: WebPage, session: SessionDep, course_id: CourseId, user: CurrentUser
 ) -> Response:
     """The course page's buy button: open a Checkout Session, then go to Stripe."""
     course_url = f"/courses/{course_id}"
@@ -47,7 +47,11 @@ async def checkout_page(
 
 @router.get("/courses/{course_id}/checkout")
 async def checkout_redirect_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: PageUser, session_id: SessionId
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    user: CurrentUser,
+    session_id: SessionId,
 ) -> Response:
     """A local step on the way to Stripe: the page's CSP allows forms to post to this site
     only (``form-action 'self'``), so the buy form lands here and a meta refresh (and a
@@ -62,7 +66,11 @@ async def checkout_redirect_page(
 
 @router.get("/courses/{course_id}/purchase")
 async def purchase_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: PageUser, session_id: SessionId
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    user: CurrentUser,
+    session_id: SessionId,
 ) -> Response:
     """Stripe's success URL: the payment received and the buyer enrolled, or still
     processing until the webhook lands (the page refreshes itself meanwhile)."""
@@ -82,7 +90,9 @@ async def purchase_page(
 
 
 @router.get("/courses/{course_id}/purchase/cancelled")
-async def purchase_cancelled_page(page: WebPage, course_id: CourseId, user: PageUser) -> Response:
+async def purchase_cancelled_page(
+    page: WebPage, course_id: CourseId, user: CurrentUser
+) -> Response:
     """Stripe's cancel URL: back to the course."""
     return page.redirect(
         f"/courses/{course_id}", flash="Checkout cancelled: you have not been charged.", kind="info"
@@ -93,16 +103,10 @@ async def purchase_cancelled_page(page: WebPage, course_id: CourseId, user: Page
 async def my_payments_page(
     page: WebPage,
     session: SessionDep,
-    user: PageUser,
+    user: CurrentUser,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    params = make_page_params(
-        skip=(p - 1) * PURCHASES_PAGE_SIZE,
-        limit=PURCHASES_PAGE_SIZE,
-        sort="-created_at",
-        allowed=service.SORTS,
-        default="-created_at",
-    )
+    params = page_params(p, PURCHASES_PAGE_SIZE, sort="-created_at")
     result = await service.list_my_payments(session, user, params=params)
     return page.render(
         "payments/purchases.html",

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from campus.accounts.deps import CurrentUser
 from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params
+from campus.http.identity import CurrentUser
 from campus.kit.pagination import Page, PageParams
 from campus.tasks import service
 from campus.tasks.schemas import (
+    DEFAULT_TASK_SORT,
     QUERY_MAX,
+    TASK_SORTS,
     SearchText,
     TaskCreate,
     TaskFilters,
@@ -25,9 +27,7 @@ from campus.tasks.schemas import (
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
-SORTS = ("created_at", "updated_at", "due_date", "priority", "title", "status")
-DEFAULT_SORT = "-created_at"
-Pagination = Annotated[PageParams, Depends(page_params(SORTS, DEFAULT_SORT))]
+Pagination = Annotated[PageParams, Depends(page_params(TASK_SORTS, DEFAULT_TASK_SORT))]
 TaskId = Annotated[int, IdPath("The task's id.")]
 
 RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -4,25 +4,24 @@ service; another user's task is a 404 page on every route."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Response
-from pydantic import ValidationError
 
 from campus.courses import service as course_service
 from campus.errors import ValidationFailed
 from campus.http.deps import MAX_ID, IdPath, SessionDep
-from campus.http.web import PageUser, WebPage, field_errors, form_values, page_router, safe_next
+from campus.http.forms import FormInvalid, choice, field_errors, form_values, parse_form
+from campus.http.identity import CurrentUser
+from campus.http.web import WebPage, page_params, page_router, safe_next
 from campus.kit.clock import utcnow
-from campus.kit.pagination import make_page_params
 from campus.tasks import service
-from campus.tasks.api import SORTS
 from campus.tasks.schemas import (
     DESCRIPTION_MAX,
     QUERY_MAX,
+    TASK_SORTS,
     TITLE_MAX,
     TaskCreate,
     TaskFilters,
@@ -62,12 +61,10 @@ LESSON_CHOICE = "Choose a lesson from the list (one of a course you take or teac
 # --- the board ------------------------------------------------------------------------------
 
 
-def _choice(value: str | None, allowed: list[tuple[str, str]], name: str) -> str:
-    if not value:
-        return ""
-    if value not in {key for key, _ in allowed}:
-        raise ValidationFailed.field(["query", name], f"Unknown {name} {value[:20]!r}.")
-    return value
+# Any order of the API (e.g. ``priority``, ``-due_date``) works on the board too.
+BOARD_SORTS = {key for key, _ in SORT_CHOICES} | {
+    f"{sign}{name}" for name in TASK_SORTS for sign in ("", "-")
+}
 
 
 def _board_url(values: dict[str, str], **changes: Any) -> str:
@@ -84,7 +81,7 @@ def _board_url(values: dict[str, str], **changes: Any) -> str:
 async def _render_board(
     page: WebPage,
     session: SessionDep,
-    user: PageUser,
+    user: CurrentUser,
     *,
     filters: dict[str, str],
     page_number: int = 1,
@@ -93,13 +90,8 @@ async def _render_board(
     status_code: int = 200,
 ) -> Response:
     sort = filters["sort"] or DEFAULT_SORT
-    params = make_page_params(
-        skip=(page_number - 1) * BOARD_PAGE_SIZE,
-        limit=BOARD_PAGE_SIZE,
-        sort=f"status,{sort}",  # grouped by status, then the chosen order
-        allowed=SORTS,
-        default=DEFAULT_SORT,
-    )
+    # Grouped by status, then the chosen order.
+    params = page_params(page_number, BOARD_PAGE_SIZE, sort=f"status,{sort}")
     result = await service.list_tasks(
         session,
         user,
@@ -132,7 +124,7 @@ async def _render_board(
             ],
             "clear_url": _board_url({}, sort=filters["sort"]),
             "page_number": page_number,
-            "pages": max(1, math.ceil(result.total / BOARD_PAGE_SIZE)),
+            "pages": max(1, result.pages),
             "page_url": lambda n: _board_url(filters, p=n),
             "here": here,
             "linked": linked,
@@ -169,10 +161,11 @@ def _filters(
     status: str | None, priority: str | None, q: str | None, sort: str | None
 ) -> dict[str, str]:
     return {
-        "status": _choice(status, STATUSES, "status"),
-        "priority": _choice(priority, PRIORITIES, "priority"),
+        # Unknown values (an old link, a typo) are ignored rather than an error page.
+        "status": choice(status, (key for key, _ in STATUSES)),
+        "priority": choice(priority, (key for key, _ in PRIORITIES)),
         "q": (q or "").strip(),
-        "sort": _choice(sort, SORT_CHOICES, "sort"),
+        "sort": choice(sort, BOARD_SORTS),
     }
 
 
@@ -180,7 +173,7 @@ def _filters(
 async def board_page(
     page: WebPage,
     session: SessionDep,
-    user: PageUser,
+    user: CurrentUser,
     status: Annotated[str | None, Query(max_length=20)] = None,
     priority: Annotated[str | None, Query(max_length=20)] = None,
     q: Annotated[str | None, Query(max_length=QUERY_MAX)] = None,
@@ -229,19 +222,7 @@ def _parse(
         errors["lesson_id"] = LESSON_CHOICE
     if values["status"]:
         data["status"] = values["status"]
-    try:
-        parsed = schema.model_validate(data)
-    except ValidationError as exc:
-        raise FormInvalid({**field_errors(exc), **errors}) from None
-    if errors:
-        raise FormInvalid(errors)
-    return parsed
-
-
-class FormInvalid(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("form invalid")
-        self.errors = errors
+    return parse_form(schema, data, extra_errors=errors)
 
 
 def _errors(exc: FormInvalid | ValidationFailed) -> dict[str, str]:
@@ -262,7 +243,7 @@ def _back(form: Any) -> str:
 
 
 @router.post("/tasks")
-async def create_task_page(page: WebPage, session: SessionDep, user: PageUser) -> Response:
+async def create_task_page(page: WebPage, session: SessionDep, user: CurrentUser) -> Response:
     form = await page.form()
     values = form_values(form, *TASK_FIELDS)
     values["status"] = ""
@@ -320,7 +301,7 @@ async def _render_edit(
 
 @router.get("/tasks/{task_id}/edit")
 async def edit_task_page(
-    page: WebPage, session: SessionDep, task_id: TaskId, user: PageUser
+    page: WebPage, session: SessionDep, task_id: TaskId, user: CurrentUser
 ) -> Response:
     task = await service.get_task(session, user, task_id=task_id)
     return await _render_edit(page, session, user, task, values=_edit_values(task), errors={})
@@ -328,7 +309,7 @@ async def edit_task_page(
 
 @router.post("/tasks/{task_id}/edit")
 async def update_task_page(
-    page: WebPage, session: SessionDep, task_id: TaskId, user: PageUser
+    page: WebPage, session: SessionDep, task_id: TaskId, user: CurrentUser
 ) -> Response:
     task = await service.get_task(session, user, task_id=task_id)
     values = form_values(await page.form(), *TASK_FIELDS)
@@ -344,7 +325,7 @@ async def update_task_page(
 
 @router.post("/tasks/{task_id}/complete")
 async def complete_task_page(
-    page: WebPage, session: SessionDep, task_id: TaskId, user: PageUser
+    page: WebPage, session: SessionDep, task_id: TaskId, user: CurrentUser
 ) -> Response:
     form = await page.form()
     task = await service.complete_task(session, user, task_id=task_id)
@@ -353,7 +334,7 @@ async def complete_task_page(
 
 @router.post("/tasks/{task_id}/status")
 async def move_task_page(
-    page: WebPage, session: SessionDep, task_id: TaskId, user: PageUser
+    page: WebPage, session: SessionDep, task_id: TaskId, user: CurrentUser
 ) -> Response:
     """Start a task (in progress) or reopen it (to do)."""
     form = await page.form()
@@ -369,10 +350,8 @@ async def move_task_page(
 
 @router.post("/tasks/{task_id}/delete")
 async def delete_task_page(
-    page: WebPage, session: SessionDep, task_id: TaskId, user: PageUser
+    page: WebPage, session: SessionDep, task_id: TaskId, user: CurrentUser
 ) -> Response:
     form = await page.form()
-    task = await service.get_task(session, user, task_id=task_id)
-    title = task.title
-    await service.delete_task(session, user, task_id=task_id)
-    return page.redirect(_back(form), flash=f"Task “{title}” deleted.", kind="info")
+    task = await service.delete_task(session, user, task_id=task_id)
+    return page.redirect(_back(form), flash=f"Task “{task.title}” deleted.", kind="info")

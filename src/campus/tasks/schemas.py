@@ -97,6 +97,11 @@ LessonRef = Annotated[
 ]
 
 
+# The orders of a task list (API.md §6), for the API and the board alike.
+TASK_SORTS = ("created_at", "updated_at", "due_date", "priority", "title", "status")
+DEFAULT_TASK_SORT = "-created_at"
+
+
 class TaskRead(Schema):
     id: int
     title: str

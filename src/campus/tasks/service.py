@@ -143,10 +143,12 @@ async def update_task(
     return task
 
 
-async def delete_task(session: AsyncSession, actor: User, *, task_id: int) -> None:
+async def delete_task(session: AsyncSession, actor: User, *, task_id: int) -> Task:
+    """Delete the task; returns it as it was (its columns stay readable)."""
     task = await _owned(session, actor, task_id)
     await session.delete(task)
     await session.flush()
+    return task
 
 
 async def complete_task(session: AsyncSession, actor: User, *, task_id: int) -> Task:

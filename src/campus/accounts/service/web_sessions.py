@@ -32,6 +32,12 @@ class WebSession:
     cookie_value: str
     auth_session: AuthSession
 
+    @property
+    def max_age(self) -> int:
+        """Seconds the cookie should live: as long as the session."""
+        lifetime = self.auth_session.expires_at - self.auth_session.created_at
+        return int(lifetime.total_seconds())
+
 
 async def start_web_session(
     session: AsyncSession,

@@ -6,9 +6,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.factories import DEFAULT_PASSWORD, create_course, create_lesson, create_user
-from tests.pages.helpers import HTML, post_form, sign_in
+from tests.pagehelpers import HTML, post_form, sign_in
 
 
 async def test_enroll_complete_and_cabinet(

@@ -12,7 +12,7 @@ from campus.config import Settings
 from campus.http.templates import render_markdown
 from campus.http.web import csrf_token_matches, mask_csrf_token, safe_next
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.pages.helpers import HTML, csrf_from, page_csrf, post_form, sign_in
+from tests.pagehelpers import HTML, csrf_from, page_csrf, post_form, sign_in
 
 
 async def test_login_sets_a_hardened_session_cookie(

@@ -111,7 +111,7 @@ async def update_course(
 
 @router.delete("/{course_id}", status_code=status.HTTP_204_NO_CONTENT, responses=MANAGE)
 async def delete_course(course_id: CourseId, session: SessionDep, actor: CurrentUser) -> Response:
-    """Delete the course with its lessons, enrollments, progress and chat."""
+    """Delete the course with its lessons, enrollments and progress."""
     await service.delete_course(session, actor, course_id=course_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -46,7 +46,7 @@ def limit_per_ip(
     return dependency
 
 
-# Register, password reset and socket tickets share CAMPUS_RATE_LIMIT_AUTH (API.md §9).
+# Register and password reset share CAMPUS_RATE_LIMIT_AUTH (API.md §9).
 AUTH_RATE_LIMIT = Depends(limit_per_ip("auth", lambda s: s.rate_limit_auth))
 
 

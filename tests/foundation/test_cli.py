@@ -136,7 +136,7 @@ def test_serve_migrates_embedded_sqlite_by_itself(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 90  # migrates first; a loaded machine is slow
         ok = False
         while time.monotonic() < deadline and not ok:
             try:

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.models.payments import Payment, PaymentStatus
 from tests.factories import DEFAULT_PASSWORD
-from tests.pages.helpers import HTML, post_form, sign_in
+from tests.pagehelpers import HTML, post_form, sign_in
 from tests.payments.conftest import World, checkout, send
 from tests.payments.fakestripe import FakeStripe
 

@@ -17,6 +17,7 @@ from campus.kit.pagination import AnySelect, ListQuery
 from campus.models.accounts import User
 from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
+from campus.models.payments import Payment, PaymentStatus
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -220,3 +221,19 @@ def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
         .where(*conditions)
     )
     return page, count
+
+
+async def holds_paid_purchase(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
+    """Whether the user holds a paid (not refunded) purchase of the course. The payments
+    domain writes these rows and enrolls through the learning service; reading the table
+    here keeps the two services free of an import cycle."""
+    stmt = (
+        select(Payment.id)
+        .where(
+            Payment.user_id == user_id,
+            Payment.course_id == course_id,
+            Payment.status == PaymentStatus.PAID,
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None

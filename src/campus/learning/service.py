@@ -63,11 +63,8 @@ async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) 
         existing = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
         if existing is not None:
             return EnrollmentResult(existing, created=False)
-        # A buyer who left the course comes back without paying again. Imported here:
-        # payments enrolls through this module, so a module-level import would be a cycle.
-        from campus.payments import service as payments_service
-
-        if await payments_service.has_paid_for(session, user_id=actor.id, course_id=course.id):
+        # A buyer who left the course comes back without paying again.
+        if await repository.holds_paid_purchase(session, user_id=actor.id, course_id=course.id):
             return await _enroll(session, user_id=actor.id, course_id=course.id)
         checkout = CHECKOUT_PATH.format(course_id=course.id)
         raise PaymentRequired(

@@ -21,7 +21,7 @@ from campus.http.web import (
     page_router,
     safe_next,
 )
-from campus.kit.pagination import make_page_params
+from campus.kit.pagination.params import numbered_page
 
 router = page_router()
 
@@ -134,9 +134,9 @@ async def admin_users_page(
     chosen = role if role in {value for value, _ in ROLES} else None
     if role and chosen is None:
         raise ValidationFailed.field(["query", "role"], "Unknown role.")
-    params = make_page_params(
-        skip=(p - 1) * USERS_PAGE_SIZE,
-        limit=USERS_PAGE_SIZE,
+    params = numbered_page(
+        p,
+        size=USERS_PAGE_SIZE,
         sort="-created_at",
         allowed=("created_at", "email"),
         default="-created_at",

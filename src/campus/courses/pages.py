@@ -21,7 +21,7 @@ from campus.http.web import (
     form_values,
     page_router,
 )
-from campus.kit.pagination import make_page_params
+from campus.kit.pagination.params import PageParams, numbered_page
 from campus.learning import service as learning_service
 from campus.payments import service as payments_service
 
@@ -35,10 +35,10 @@ CourseId = Annotated[int, IdPath("Course id")]
 LessonId = Annotated[int, IdPath("Lesson id")]
 
 
-def _page_params(page: int, size: int, sort: str) -> Any:
-    return make_page_params(
-        skip=(page - 1) * size,
-        limit=size,
+def _page_params(page: int, size: int, sort: str) -> PageParams:
+    return numbered_page(
+        page,
+        size=size,
         sort=sort,
         allowed=("created_at", "title", "price_cents", "position"),
         default=sort,

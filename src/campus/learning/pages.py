@@ -11,7 +11,7 @@ from campus.errors import PaymentRequired
 from campus.http.deps import IdPath, SessionDep
 from campus.http.web import PageUser, WebPage, page_router
 from campus.kit.clock import utcnow
-from campus.kit.pagination import make_page_params
+from campus.kit.pagination.params import numbered_page
 from campus.learning import service
 from campus.tasks import service as tasks_service
 
@@ -69,9 +69,9 @@ async def cabinet_page(
     user: PageUser,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    params = make_page_params(
-        skip=(p - 1) * CABINET_PAGE_SIZE,
-        limit=CABINET_PAGE_SIZE,
+    params = numbered_page(
+        p,
+        size=CABINET_PAGE_SIZE,
         sort="-enrolled_at",
         allowed=tuple(service.CABINET_SORTS),
         default="-enrolled_at",

@@ -10,8 +10,10 @@ from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.courses.repository import course_cards, visibility, visible_in
-from campus.kit.pagination import AnySelect, ListQuery
+from campus.courses.repository import CARD_WIDTH, course_card, course_cards, visibility, visible_in
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import AnySelect, ListQuery, fetch_page
 from campus.models.accounts import User
 from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
@@ -163,6 +165,25 @@ def students_total(course_id: int) -> AnySelect:
     return select(Course.students_count).where(Course.id == course_id)
 
 
+STUDENT_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at}
+
+
+async def list_students(
+    session: AsyncSession, course_id: int, params: PageParams
+) -> PageResult[Any]:
+    """One page of :func:`students_statement` rows ``(user, enrolled_at, completed, last
+    completed at, lessons)`` and the total."""
+    stmt, tie_breaker = students_statement(course_id)
+    return await fetch_page(
+        session,
+        ListQuery(page=stmt, count=students_total(course_id)),
+        params,
+        sort_columns=STUDENT_SORTS,
+        tie_breaker=tie_breaker,
+        scalars=False,
+    )
+
+
 CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title": Course.title}
 
 
@@ -177,6 +198,22 @@ def cabinet_query(actor: User) -> ListQuery:
     values["learner_id"] = actor.id
     page, count = _cabinet_statements(scope)
     return ListQuery(page=page, count=count, values=values, shape=("cabinet", scope))
+
+
+async def list_cabinet(session: AsyncSession, actor: User, params: PageParams) -> PageResult[Any]:
+    """One page of the cabinet (:func:`cabinet_query`), read with Core, and the total:
+    rows ``(course card, enrolled_at, completed, last completed at)``."""
+    result: PageResult[Any] = await fetch_page(
+        session,
+        cabinet_query(actor),
+        params,
+        sort_columns=CABINET_SORTS,
+        tie_breaker=Enrollment.id,
+        scalars=False,
+        core=True,
+    )
+    result.items = [(course_card(row), *row[CARD_WIDTH:]) for row in result.items]
+    return result
 
 
 @cache

@@ -17,7 +17,7 @@ from campus.errors import ValidationFailed
 from campus.http.deps import MAX_ID, IdPath, SessionDep
 from campus.http.web import PageUser, WebPage, field_errors, form_values, page_router, safe_next
 from campus.kit.clock import utcnow
-from campus.kit.pagination import make_page_params
+from campus.kit.pagination.params import numbered_page
 from campus.tasks import service
 from campus.tasks.api import SORTS
 from campus.tasks.schemas import (
@@ -93,9 +93,9 @@ async def _render_board(
     status_code: int = 200,
 ) -> Response:
     sort = filters["sort"] or DEFAULT_SORT
-    params = make_page_params(
-        skip=(page_number - 1) * BOARD_PAGE_SIZE,
-        limit=BOARD_PAGE_SIZE,
+    params = numbered_page(
+        page_number,
+        size=BOARD_PAGE_SIZE,
         sort=f"status,{sort}",  # grouped by status, then the chosen order
         allowed=SORTS,
         default=DEFAULT_SORT,

@@ -9,7 +9,7 @@ from fastapi import Query, Response
 from campus.errors import BadGateway, Conflict, ServiceUnavailable
 from campus.http.deps import IdPath, SessionDep
 from campus.http.web import PageUser, WebPage, page_router
-from campus.kit.pagination import make_page_params
+from campus.kit.pagination.params import numbered_page
 from campus.learning import service as learning_service
 from campus.payments import service
 
@@ -96,9 +96,9 @@ async def my_payments_page(
     user: PageUser,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    params = make_page_params(
-        skip=(p - 1) * PURCHASES_PAGE_SIZE,
-        limit=PURCHASES_PAGE_SIZE,
+    params = numbered_page(
+        p,
+        size=PURCHASES_PAGE_SIZE,
         sort="-created_at",
         allowed=service.SORTS,
         default="-created_at",

@@ -30,7 +30,8 @@ from campus.accounts import repository as accounts  # noqa: E402
 from campus.config import Settings  # noqa: E402
 from campus.courses import repository as courses  # noqa: E402
 from campus.db import create_engine  # noqa: E402
-from campus.kit.pagination import PageParams, SortKey, page_statement  # noqa: E402
+from campus.kit.pagination.params import PageParams, SortKey  # noqa: E402
+from campus.kit.pagination.statements import page_statement  # noqa: E402
 from campus.learning import repository as learning  # noqa: E402
 from campus.models.accounts import User, UserRole  # noqa: E402
 from campus.models.courses import CourseLevel  # noqa: E402

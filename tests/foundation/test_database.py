@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from campus.config import Settings
 from campus.db import Base, create_engine
 from campus.errors import ValidationFailed
-from campus.kit.pagination import make_page_params, paginate
+from campus.kit.pagination.params import make_page_params
+from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.migrations import runner
 from campus.models.accounts import User, UserRole
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
@@ -55,27 +56,27 @@ async def test_paginate_envelope_and_stable_order(session: AsyncSession) -> None
     ]
     session.add_all(users)
     await session.flush()
-    stmt = select(User).where(User.email.like("%@page.test"))
+    query = ListQuery(page=select(User).where(User.email.like("%@page.test")))
     columns = {"created_at": User.created_at, "full_name": User.full_name}
     params = make_page_params(skip=0, limit=3, sort="full_name", allowed=list(columns), default="")
-    page1 = await paginate(session, stmt, params, sort_columns=columns, tie_breaker=User.id)
+    page1 = await fetch_page(session, query, params, sort_columns=columns, tie_breaker=User.id)
     assert (page1.total, page1.page, page1.pages) == (7, 1, 3)
     params3 = make_page_params(skip=6, limit=3, sort="full_name", allowed=list(columns), default="")
-    page3 = await paginate(session, stmt, params3, sort_columns=columns, tie_breaker=User.id)
+    page3 = await fetch_page(session, query, params3, sort_columns=columns, tie_breaker=User.id)
     assert page3.page == 3
     assert len(page3.items) == 1
     all_params = make_page_params(
         skip=0, limit=100, sort="full_name", allowed=list(columns), default=""
     )
-    everything = await paginate(
-        session, stmt, all_params, sort_columns=columns, tie_breaker=User.id
+    everything = await fetch_page(
+        session, query, all_params, sort_columns=columns, tie_breaker=User.id
     )
     names = [(u.full_name, u.id) for u in everything.items]
     assert names == sorted(names)  # ties on full_name broken by ascending id
     beyond = make_page_params(
         skip=50, limit=10, sort=None, allowed=list(columns), default="-created_at"
     )
-    empty = await paginate(session, stmt, beyond, sort_columns=columns, tie_breaker=User.id)
+    empty = await fetch_page(session, query, beyond, sort_columns=columns, tie_breaker=User.id)
     assert empty.items == []
     assert empty.total == 7
     envelope = page1.envelope()

@@ -14,7 +14,7 @@ from pydantic import Field
 from campus.config import Settings
 from campus.errors import Conflict
 from campus.http.deps import page_params
-from campus.kit.pagination import PageParams
+from campus.kit.pagination.params import PageParams
 from campus.kit.schemas import InputSchema
 from campus.main import create_app
 

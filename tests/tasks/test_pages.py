@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.kit.pagination import PageParams
+from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
 from campus.tasks import service as tasks_service
 from campus.tasks.schemas import TaskCreate, TaskFilters, TaskStatus

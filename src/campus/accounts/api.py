@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
 from campus.accounts.schemas import (
     EmailVerifyConfirm,
@@ -17,10 +17,11 @@ from campus.accounts.schemas import (
     UserUpdate,
 )
 from campus.accounts.service import passwords, sessions, signin, users, verification
-from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params
+from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params, page_response
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
-from campus.kit.pagination import Page, PageParams
+from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.params import PageParams
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -178,6 +179,8 @@ UserPageParams = Annotated[
 
 @users_router.get("", response_model=Page[UserRead], responses=ADMIN_ONLY)
 async def list_users(
+    request: Request,
+    response: Response,
     admin: AdminUser,
     session: SessionDep,
     params: UserPageParams,
@@ -191,7 +194,7 @@ async def list_users(
     page = await users.list_users(
         session, admin, params=params, role=role, is_active=is_active, q=q
     )
-    return page.envelope()
+    return page_response(request, response, page)
 
 
 @users_router.get("/{user_id}", response_model=UserRead, responses=ADMIN_ONLY)

@@ -10,6 +10,9 @@ from sqlalchemy import Select, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.models.accounts import (
     AccountToken,
     AccountTokenPurpose,
@@ -74,6 +77,24 @@ USER_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "email": User.email.expression,
 }
 USER_TIE_BREAKER: ColumnElement[Any] = User.id.expression
+
+
+async def list_users(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    role: UserRole | None = None,
+    is_active: bool | None = None,
+    q: str | None = None,
+) -> PageResult[User]:
+    """One page of :func:`users_query` and its total."""
+    query = ListQuery(
+        page=users_query(role=role, is_active=is_active, q=q),
+        count=users_total(role=role, is_active=is_active, q=q),
+    )
+    return await fetch_page(
+        session, query, params, sort_columns=USER_SORT_COLUMNS, tie_breaker=USER_TIE_BREAKER
+    )
 
 
 async def lock_active_admin_ids(session: AsyncSession) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from campus.courses import service
 from campus.courses.schemas import (
@@ -20,9 +20,10 @@ from campus.courses.schemas import (
     LessonSummary,
     LessonUpdate,
 )
-from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params
+from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params, page_response
 from campus.http.identity import CurrentUser, OptionalUser, TeacherUser
-from campus.kit.pagination import Page, PageParams
+from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.params import PageParams
 
 router = APIRouter(prefix="/courses", tags=["courses"])
 
@@ -46,6 +47,8 @@ MANAGE: Responses = {**R401, **R403, **R404}
 
 @router.get("", response_model=Page[CourseRead])
 async def list_courses(
+    request: Request,
+    response: Response,
     session: SessionDep,
     actor: OptionalUser,
     page: CoursePage,
@@ -71,7 +74,7 @@ async def list_courses(
         q=q.strip() if q else None, level=level, teacher_id=teacher_id, is_free=is_free
     )
     result = await service.list_courses(session, actor, filters=filters, page=page)
-    return result.envelope()
+    return page_response(request, response, result)
 
 
 @router.post(
@@ -121,11 +124,16 @@ async def delete_course(course_id: CourseId, session: SessionDep, actor: Current
 
 @router.get("/{course_id}/lessons", response_model=Page[LessonSummary], responses=R404)
 async def list_lessons(
-    course_id: CourseId, session: SessionDep, actor: OptionalUser, page: LessonPage
+    request: Request,
+    response: Response,
+    course_id: CourseId,
+    session: SessionDep,
+    actor: OptionalUser,
+    page: LessonPage,
 ) -> Any:
     """The course's lessons ordered by position, without content."""
     result = await service.list_lessons(session, actor, course_id=course_id, page=page)
-    return result.envelope()
+    return page_response(request, response, result)
 
 
 @router.post(

@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses.schemas import CourseCard, CourseFilters, LessonRef, TeacherName
-from campus.kit.pagination import ListQuery
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
 from campus.models.counters import Counter, counter_value
@@ -135,6 +137,23 @@ def course_list_query(actor: User | None, filters: CourseFilters) -> ListQuery:
     return ListQuery(page=page, count=count, values=values, shape=("catalog", *shape))
 
 
+async def list_course_cards(
+    session: AsyncSession, actor: User | None, filters: CourseFilters, params: PageParams
+) -> PageResult[CourseCard]:
+    """One catalog page (:func:`course_list_query`) and its total, read with Core."""
+    result: PageResult[Any] = await fetch_page(
+        session,
+        course_list_query(actor, filters),
+        params,
+        sort_columns=COURSE_SORTS,
+        tie_breaker=Course.id.expression,
+        scalars=False,
+        core=True,
+    )
+    result.items = [course_card(row) for row in result.items]
+    return result
+
+
 @cache
 def _catalog_statements(
     scope: str, q: bool, level: bool, teacher: bool, is_free: bool | None
@@ -235,8 +254,14 @@ async def delete_course(session: AsyncSession, course_id: int) -> None:
 # --- lessons ----------------------------------------------------------------------------
 
 
-def lesson_list_statement(course_id: int) -> Select[Any]:
-    return select(Lesson).where(Lesson.course_id == course_id)
+async def list_lessons(
+    session: AsyncSession, course_id: int, params: PageParams
+) -> PageResult[Lesson]:
+    """One page of the course's lessons and their total."""
+    query = ListQuery(page=select(Lesson).where(Lesson.course_id == course_id))
+    return await fetch_page(
+        session, query, params, sort_columns=LESSON_SORTS, tie_breaker=Lesson.id.expression
+    )
 
 
 async def get_lesson_with_course(

@@ -22,7 +22,8 @@ from campus.courses.schemas import (
     LessonUpdate,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
-from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
 
@@ -44,17 +45,7 @@ async def list_courses(
     session: AsyncSession, actor: User | None, *, filters: CourseFilters, page: PageParams
 ) -> PageResult[CourseCard]:
     """The catalog page ``actor`` may see, with teacher and counts from the same query."""
-    result: PageResult[Any] = await paginate_query(
-        session,
-        repository.course_list_query(actor, filters),
-        page,
-        sort_columns=repository.COURSE_SORTS,
-        tie_breaker=Course.id.expression,
-        scalars=False,
-        core=True,
-    )
-    result.items = [repository.course_card(row) for row in result.items]
-    return result
+    return await repository.list_course_cards(session, actor, filters, page)
 
 
 async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> CourseCard:
@@ -187,13 +178,7 @@ async def list_lessons(
     """The course's lessons in order (without content) for anyone who can see the course."""
     if await repository.get_visible_course(session, actor, course_id) is None:
         raise NotFound("Course not found.")
-    return await paginate(
-        session,
-        repository.lesson_list_statement(course_id),
-        page,
-        sort_columns=repository.LESSON_SORTS,
-        tie_breaker=Lesson.id.expression,
-    )
+    return await repository.list_lessons(session, course_id, page)
 
 
 async def get_readable_lesson(

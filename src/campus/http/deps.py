@@ -1,14 +1,16 @@
 """Shared request dependencies as ``Annotated`` aliases."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.db import WRITE_TRANSACTION, Database, unit_of_work
-from campus.kit.pagination import DEFAULT_LIMIT, CursorCodec, PageParams, make_page_params
+from campus.kit.pagination.cursor import CursorCodec
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import DEFAULT_LIMIT, PageParams, make_page_params
 
 MAX_ID = 2**31 - 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -73,8 +75,8 @@ def page_params(
 ) -> Callable[..., Awaitable[PageParams]]:
     """A dependency parsing ``skip``, ``limit``, ``sort`` and ``cursor`` for one list endpoint.
 
-    A page with more rows carries ``next_cursor``, and this dependency puts the same link in
-    a ``Link: <...>; rel="next"`` header of the response.
+    The handler answers with :func:`page_response`, which adds ``next_cursor`` and the
+    ``Link: <...>; rel="next"`` header when there is a next page.
     """
     allowed = tuple(allowed_sorts)
     sort_help = (
@@ -85,7 +87,6 @@ def page_params(
 
     async def dependency(
         request: Request,
-        response: Response,
         skip: Annotated[int, Query(description="Rows to skip (>= 0).")] = 0,
         limit: Annotated[int, Query(description="Page size, 1..100.")] = DEFAULT_LIMIT,
         sort: Annotated[str | None, Query(description=sort_help, max_length=200)] = None,
@@ -102,10 +103,6 @@ def page_params(
             ),
         ] = None,
     ) -> PageParams:
-        def link_next(token: str) -> None:
-            url = request.url.include_query_params(cursor=token).remove_query_params("skip")
-            response.headers["Link"] = f'<{url}>; rel="next"'
-
         return make_page_params(
             skip=skip,
             limit=limit,
@@ -114,7 +111,21 @@ def page_params(
             default=default_sort,
             cursor=cursor,
             codec=_cursor_codec(request),
-            on_next=link_next,
         )
 
     return dependency
+
+
+def page_response(request: Request, response: Response, result: PageResult[Any]) -> dict[str, Any]:
+    """The list envelope of ``result`` (API.md §1) for a handler to return.
+
+    When there is a next page, the envelope carries its signed ``next_cursor`` and the
+    response a ``Link: <...>; rel="next"`` header: this URL with ``cursor`` and without
+    ``skip``.
+    """
+    envelope = result.envelope(_cursor_codec(request))
+    token = envelope.get("next_cursor")
+    if token is not None:
+        url = request.url.include_query_params(cursor=token).remove_query_params("skip")
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return envelope

@@ -38,7 +38,7 @@ from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep
 from campus.http.identity import SESSION_COOKIE, Identity, Viewer, resolve_identity
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
-from campus.kit.pagination import PageParams, make_page_params
+from campus.kit.pagination.params import PageParams, numbered_page
 from campus.models.accounts import User
 
 PRESESSION_COOKIE = "campus_csrf"
@@ -218,9 +218,7 @@ def page_params(number: int, size: int, *, sort: str) -> PageParams:
     parameters: pages pass these to the same services as the API, and read the page count
     from the result (``PageResult.pages``)."""
     fields = tuple(part.strip().lstrip("-") for part in sort.split(",") if part.strip())
-    return make_page_params(
-        skip=(number - 1) * size, limit=size, sort=sort, allowed=fields, default=sort
-    )
+    return numbered_page(number, size=size, sort=sort, allowed=fields, default=sort)
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from campus.http.deps import IdPath, SessionDep, page_params
+from campus.http.deps import IdPath, SessionDep, page_params, page_response
 from campus.http.identity import CurrentUser
-from campus.kit.pagination import Page, PageParams
+from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.params import PageParams
 from campus.learning import service
 from campus.learning.schemas import CabinetEntry, EnrollmentRead, ProgressRead, StudentRead
 
@@ -88,11 +89,16 @@ async def uncomplete_lesson(
 
 @router.get("/courses/{course_id}/students", response_model=Page[StudentRead], responses=ERRORS)
 async def list_students(
-    course_id: CourseId, user: CurrentUser, session: SessionDep, params: StudentPageParams
+    request: Request,
+    response: Response,
+    course_id: CourseId,
+    user: CurrentUser,
+    session: SessionDep,
+    params: StudentPageParams,
 ) -> Any:
     """The course's students and their progress (its teacher and admins only)."""
     page = await service.list_students(session, user, course_id=course_id, params=params)
-    return page.envelope()
+    return page_response(request, response, page)
 
 
 @router.get(
@@ -100,6 +106,13 @@ async def list_students(
     response_model=Page[CabinetEntry],
     responses={401: {"description": "Not authenticated"}},
 )
-async def list_my_courses(user: CurrentUser, session: SessionDep, params: CabinetPageParams) -> Any:
+async def list_my_courses(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    params: CabinetPageParams,
+) -> Any:
     """The learner's cabinet: each enrolled course, when, and the progress in it."""
-    return (await service.list_my_courses(session, user, params=params)).envelope()
+    page = await service.list_my_courses(session, user, params=params)
+    return page_response(request, response, page)

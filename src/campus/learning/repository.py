@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -12,8 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses.repository import CARD_WIDTH, course_card, course_cards, visibility, visible_in
-from campus.courses.schemas import CourseCard
-from campus.kit.pagination import AnySelect, ListQuery
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import AnySelect, ListQuery, fetch_page
 from campus.models.accounts import User
 from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
@@ -166,6 +166,25 @@ def students_total(course_id: int) -> AnySelect:
     return select(Course.students_count).where(Course.id == course_id)
 
 
+STUDENT_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at}
+
+
+async def list_students(
+    session: AsyncSession, course_id: int, params: PageParams
+) -> PageResult[Any]:
+    """One page of :func:`students_statement` rows ``(user, enrolled_at, completed, last
+    completed at, lessons)`` and the total."""
+    stmt, tie_breaker = students_statement(course_id)
+    return await fetch_page(
+        session,
+        ListQuery(page=stmt, count=students_total(course_id)),
+        params,
+        sort_columns=STUDENT_SORTS,
+        tie_breaker=tie_breaker,
+        scalars=False,
+    )
+
+
 CABINET_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at, "title": Course.title}
 
 
@@ -182,10 +201,20 @@ def cabinet_query(actor: User) -> ListQuery:
     return ListQuery(page=page, count=count, values=values, shape=("cabinet", scope))
 
 
-def cabinet_row(row: Sequence[Any]) -> tuple[CourseCard, datetime, int, datetime | None]:
-    """A row of the cabinet page: the course card, enrolled at, completions, last one."""
-    enrolled_at, done, last = row[CARD_WIDTH:]
-    return course_card(row), enrolled_at, done, last
+async def list_cabinet(session: AsyncSession, actor: User, params: PageParams) -> PageResult[Any]:
+    """One page of the cabinet (:func:`cabinet_query`), read with Core, and the total:
+    rows ``(course card, enrolled_at, completed, last completed at)``."""
+    result: PageResult[Any] = await fetch_page(
+        session,
+        cabinet_query(actor),
+        params,
+        sort_columns=CABINET_SORTS,
+        tie_breaker=Enrollment.id,
+        scalars=False,
+        core=True,
+    )
+    result.items = [(course_card(row), *row[CARD_WIDTH:]) for row in result.items]
+    return result
 
 
 @cache

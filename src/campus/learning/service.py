@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,13 +11,14 @@ from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
 from campus.errors import Forbidden, NotFound, PaymentRequired
 from campus.kit.clock import utcnow
-from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
 from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
-STUDENT_SORTS = ("enrolled_at",)
+STUDENT_SORTS = tuple(repository.STUDENT_SORTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +187,7 @@ async def list_students(
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
         raise Forbidden("Only the course's teacher or an admin can see its students.")
-    stmt, tie_breaker = repository.students_statement(course.id)
-    page: PageResult[Any] = await paginate(
-        session,
-        stmt,
-        params,
-        sort_columns={"enrolled_at": Enrollment.enrolled_at},
-        tie_breaker=tie_breaker,
-        count_stmt=repository.students_total(course.id),
-        scalars=False,
-    )
+    page = await repository.list_students(session, course.id, params)
     page.items = [
         StudentRow(user=user, enrolled_at=enrolled_at, progress=Progress.of(done, total, last))
         for user, enrolled_at, done, last, total in page.items
@@ -218,22 +209,13 @@ async def list_my_courses(
     session: AsyncSession, actor: User, *, params: PageParams
 ) -> PageResult[CabinetRow]:
     """The learner's cabinet: enrolled courses, when, and how far along."""
-    page: PageResult[Any] = await paginate_query(
-        session,
-        repository.cabinet_query(actor),
-        params,
-        sort_columns=repository.CABINET_SORTS,
-        tie_breaker=Enrollment.id,
-        scalars=False,
-        core=True,
-    )
-    rows = [repository.cabinet_row(row) for row in page.items]
+    page = await repository.list_cabinet(session, actor, params)
     page.items = [
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
             progress=Progress.of(done, course.lessons_count, last),
         )
-        for course, enrolled_at, done, last in rows
+        for course, enrolled_at, done, last in page.items
     ]
     return page

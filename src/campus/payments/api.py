@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from campus.http.deps import MAX_ID, IdPath, SessionDep, SettingsDep, page_params
+from campus.http.deps import MAX_ID, IdPath, SessionDep, SettingsDep, page_params, page_response
 from campus.http.identity import AdminUser, CurrentUser
-from campus.kit.pagination import Page, PageParams
+from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.params import PageParams
 from campus.payments import service
 from campus.payments.gateway import StripeGateway
 from campus.payments.schemas import (
@@ -113,10 +114,15 @@ async def stripe_webhook(
     responses={401: {"description": "Not authenticated"}},
 )
 async def list_my_payments(
-    user: CurrentUser, session: SessionDep, params: PaymentPageParams
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    params: PaymentPageParams,
 ) -> Any:
     """Your own purchases, every status (`pending`, `paid`, `failed`, `refunded`)."""
-    return (await service.list_my_payments(session, user, params=params)).envelope()
+    result = await service.list_my_payments(session, user, params=params)
+    return page_response(request, response, result)
 
 
 @router.get(
@@ -125,6 +131,8 @@ async def list_my_payments(
     responses={401: {"description": "Not authenticated"}, 403: {"description": "Not an admin"}},
 )
 async def list_payments(
+    request: Request,
+    response: Response,
     user: AdminUser,
     session: SessionDep,
     params: PaymentPageParams,
@@ -143,4 +151,5 @@ async def list_payments(
         created_after=created_after,
         created_before=created_before,
     )
-    return (await service.list_payments(session, user, filters=filters, params=params)).envelope()
+    result = await service.list_payments(session, user, filters=filters, params=params)
+    return page_response(request, response, result)

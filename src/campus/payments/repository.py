@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.kit.pagination import AnySelect
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import AnySelect, ListQuery, fetch_page
 from campus.models.accounts import User
 from campus.models.courses import Course
 from campus.models.payments import Payment, PaymentStatus, StripeEvent
@@ -151,6 +153,29 @@ def list_statement(
     if created_before is not None:
         stmt = stmt.where(Payment.created_at <= created_before)
     return stmt
+
+
+async def list_payments(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    user_id: int | None = None,
+    course_id: int | None = None,
+    status: PaymentStatus | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> PageResult[Payment]:
+    """One page of :func:`list_statement` and its total."""
+    stmt = list_statement(
+        user_id=user_id,
+        course_id=course_id,
+        status=status,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return await fetch_page(
+        session, ListQuery(page=stmt), params, sort_columns=SORTS, tie_breaker=Payment.id
+    )
 
 
 async def sales_by_course(

@@ -41,7 +41,8 @@ from campus.errors import (
     ValidationFailed,
 )
 from campus.kit.clock import utcnow
-from campus.kit.pagination import PageParams, PageResult, make_page_params, paginate
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams, make_page_params
 from campus.learning import service as learning_service
 from campus.log import get_logger
 from campus.models.accounts import User, UserRole
@@ -482,13 +483,7 @@ async def list_my_payments(
     session: AsyncSession, actor: User, *, params: PageParams
 ) -> PageResult[Payment]:
     """The actor's own payments, every status."""
-    return await paginate(
-        session,
-        repository.list_statement(user_id=actor.id),
-        params,
-        sort_columns=repository.SORTS,
-        tie_breaker=Payment.id,
-    )
+    return await repository.list_payments(session, params, user_id=actor.id)
 
 
 async def list_payments(
@@ -502,18 +497,14 @@ async def list_payments(
         raise ValidationFailed.field(
             ["query", "created_after"], "created_after must not be later than created_before"
         )
-    return await paginate(
+    return await repository.list_payments(
         session,
-        repository.list_statement(
-            user_id=filters.user_id,
-            course_id=filters.course_id,
-            status=filters.status,
-            created_after=after,
-            created_before=before,
-        ),
         params,
-        sort_columns=repository.SORTS,
-        tie_breaker=Payment.id,
+        user_id=filters.user_id,
+        course_id=filters.course_id,
+        status=filters.status,
+        created_after=after,
+        created_before=before,
     )
 
 

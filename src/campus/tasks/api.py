@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params
+from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params, page_response
 from campus.http.identity import CurrentUser
-from campus.kit.pagination import Page, PageParams
+from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.params import PageParams
 from campus.tasks import service
 from campus.tasks.schemas import (
     DEFAULT_TASK_SORT,
@@ -95,6 +96,8 @@ async def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) 
 
 @router.get("", response_model=Page[TaskRead], responses=RESPONSES)
 async def list_tasks(
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
     params: Pagination,
@@ -108,7 +111,7 @@ async def list_tasks(
     broken by id. Default `-created_at`.
     """
     result = await service.list_tasks(session, user, filters=filters, params=params)
-    return result.envelope()
+    return page_response(request, response, result)
 
 
 @router.get("/{task_id}", response_model=TaskRead, responses=OWNED)

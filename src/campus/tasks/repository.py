@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus.kit.pagination import ListQuery
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
+from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.kit.text import fold, like_contains
 from campus.kit.types import UTCDateTime
 from campus.models.courses import Course, Lesson
@@ -72,6 +74,33 @@ def list_query(
     shape = tuple(sorted(values))
     page, count = _list_statements(shape)
     return ListQuery(page=page, count=count, values=values, shape=("tasks", shape))
+
+
+async def list_tasks(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    owner_id: int,
+    status: TaskStatus | None = None,
+    priority: TaskPriority | None = None,
+    lesson_id: int | None = None,
+    q: str | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+) -> PageResult[Task]:
+    """One page of :func:`list_query` and its total."""
+    query = list_query(
+        owner_id=owner_id,
+        status=status,
+        priority=priority,
+        lesson_id=lesson_id,
+        q=q,
+        due_before=due_before,
+        due_after=due_after,
+    )
+    return await fetch_page(
+        session, query, params, sort_columns=SORT_COLUMNS, tie_breaker=TIE_BREAKER
+    )
 
 
 @cache

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.courses import service as course_service
 from campus.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.kit.clock import utcnow
-from campus.kit.pagination import PageParams, PageResult, paginate_query
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
 from campus.models.tasks import Task, TaskStatus
 from campus.tasks import repository
@@ -82,7 +83,9 @@ async def list_tasks(
         raise ValidationFailed.field(
             ["query", "due_after"], "due_after must not be later than due_before"
         )
-    query = repository.list_query(
+    return await repository.list_tasks(
+        session,
+        params,
         owner_id=actor.id,
         status=filters.status,
         priority=filters.priority,
@@ -90,13 +93,6 @@ async def list_tasks(
         q=filters.q or None,
         due_before=filters.due_before,
         due_after=filters.due_after,
-    )
-    return await paginate_query(
-        session,
-        query,
-        params,
-        sort_columns=repository.SORT_COLUMNS,
-        tie_breaker=repository.TIE_BREAKER,
     )
 
 

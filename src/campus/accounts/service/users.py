@@ -9,7 +9,8 @@ from campus.accounts import repository
 from campus.accounts.schemas import UserUpdate
 from campus.accounts.service.sessions import end_all_sessions
 from campus.errors import Conflict, Forbidden, NotFound
-from campus.kit.pagination import PageParams, PageResult, paginate
+from campus.kit.pagination.envelope import PageResult
+from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
 
 
@@ -28,14 +29,7 @@ async def list_users(
     q: str | None = None,
 ) -> PageResult[User]:
     _require_admin(actor)
-    return await paginate(
-        session,
-        repository.users_query(role=role, is_active=is_active, q=q),
-        params,
-        sort_columns=repository.USER_SORT_COLUMNS,
-        tie_breaker=repository.USER_TIE_BREAKER,
-        count_stmt=repository.users_total(role=role, is_active=is_active, q=q),
-    )
+    return await repository.list_users(session, params, role=role, is_active=is_active, q=q)
 
 
 async def get_user(session: AsyncSession, actor: User, *, user_id: int) -> User:

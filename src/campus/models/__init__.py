@@ -9,9 +9,10 @@ from campus.models.accounts import (
 )
 from campus.models.counters import Counter, RowCount
 from campus.models.courses import Course, CourseLevel, Lesson
+from campus.models.jobs import JobEffect, JobFailure
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from campus.models.payments import Payment, PaymentStatus, StripeEvent
-from campus.models.tasks import Task, TaskPriority, TaskStatus
+from campus.models.tasks import Task, TaskPriority, TaskReminder, TaskStatus
 
 __all__ = [
     "AccountToken",
@@ -22,6 +23,8 @@ __all__ = [
     "CourseLevel",
     "Enrollment",
     "EnrollmentStatus",
+    "JobEffect",
+    "JobFailure",
     "Lesson",
     "LessonCompletion",
     "Payment",
@@ -30,6 +33,7 @@ __all__ = [
     "StripeEvent",
     "Task",
     "TaskPriority",
+    "TaskReminder",
     "TaskStatus",
     "User",
     "UserRole",

@@ -9,7 +9,7 @@ See docs/architecture.md, "Background jobs".
 
 from campus.jobs.context import JobContext
 from campus.jobs.errors import PermanentJobError, RetryJob, UnknownJob
-from campus.jobs.failures import claim_effect, effect_done
+from campus.jobs.failures import claim_effect, claim_effects, effect_done
 from campus.jobs.queue import JobQueue, current_queue, drain, enqueue, use_queue
 from campus.jobs.registry import job, load_jobs
 
@@ -20,6 +20,7 @@ __all__ = [
     "RetryJob",
     "UnknownJob",
     "claim_effect",
+    "claim_effects",
     "current_queue",
     "drain",
     "effect_done",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,5 +73,26 @@ async def claim_effect(session: AsyncSession, key: str, *, job: str) -> bool:
     return True
 
 
+async def claim_effects(session: AsyncSession, keys: list[str], *, job: str) -> set[str]:
+    """Write many effect keys at once; return the ones that were new (one statement)."""
+    if not keys:
+        return set()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    insert: Any = dialect.insert(JobEffect)
+    stmt = (
+        insert.values([{"key": k[:200], "job": job[:100], "created_at": now} for k in keys])
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(JobEffect.key)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
 async def effect_done(session: AsyncSession, key: str) -> bool:
     return await session.get(JobEffect, key) is not None
+
+
+async def forget_effects(session: AsyncSession, *, prefix: str, before: datetime) -> int:
+    """Delete effect keys starting with ``prefix`` written before ``before``."""
+    stmt = delete(JobEffect).where(JobEffect.key.startswith(prefix), JobEffect.created_at < before)
+    return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]

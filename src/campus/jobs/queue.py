@@ -251,6 +251,11 @@ class JobQueue:
 def validate(job: str, ids: dict[str, Any]) -> dict[str, Any]:
     spec = get_job(job)
     if spec is None:
+        from campus.jobs.registry import load_jobs
+
+        load_jobs()
+        spec = get_job(job)
+    if spec is None:
         raise UnknownJob(f"no job is registered as {job!r}")
     return spec.params.model_validate(ids).model_dump(mode="json")
 

@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., Awaitable[None]]
 
 #: Every module holding jobs (imported by :func:`load_jobs`, in the app and the worker).
-JOB_MODULES: tuple[str, ...] = ("campus.email.jobs",)
+JOB_MODULES: tuple[str, ...] = (
+    "campus.email.jobs",
+    "campus.tasks.jobs",
+    "campus.courses.jobs",
+    "campus.learning.jobs",
+    "campus.accounts.jobs",
+)
 
 
 @dataclass(frozen=True, slots=True)

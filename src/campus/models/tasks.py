@@ -33,6 +33,8 @@ class Task(Base):
         Index("ix_tasks_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_tasks_owner_id_updated_at", "owner_id", "updated_at"),
         Index("ix_tasks_lesson_id", "lesson_id"),
+        # The due-task reminders' scan (campus.tasks.jobs): every owner's tasks due soon.
+        Index("ix_tasks_due_date", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -79,6 +79,9 @@ async def update_me(
         await end_all_sessions(session, user_id=actor.id, except_session_id=current_session_id)
     if "full_name" in changes:
         actor.full_name = str(changes["full_name"])
+    for preference in ("reminder_emails", "digest_emails"):
+        if preference in changes:
+            setattr(actor, preference, bool(changes[preference]))
     await session.flush()
     return actor
 

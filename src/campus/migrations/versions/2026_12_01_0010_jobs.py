@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_reminders")),
         sa.UniqueConstraint("task_id", "due_date", name=op.f("uq_task_reminders_task_id_due_date")),
     )
+    op.create_index("ix_tasks_due_date", "tasks", ["due_date"], unique=False)
     op.add_column(
         "users",
         sa.Column("reminder_emails", sa.Boolean(), server_default=sa.false(), nullable=False),
@@ -85,6 +86,7 @@ def downgrade() -> None:
     # the triggers on users survive.
     op.drop_column("users", "digest_emails")
     op.drop_column("users", "reminder_emails")
+    op.drop_index("ix_tasks_due_date", table_name="tasks")
     op.drop_table("task_reminders")
     op.drop_index("ix_job_effects_created_at", table_name="job_effects")
     op.drop_table("job_effects")

@@ -69,6 +69,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     # Subprocesses start much faster from compiled modules (a loaded 2-core machine).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONUNBUFFERED"] = "1"  # log lines reach the test as they are written
     return env
 
 
@@ -180,6 +181,8 @@ def job_settings(settings: Settings, redis_url: str, queue_name: str) -> Setting
             "jobs_retry_base_seconds": 0.1,
             "jobs_retry_max_seconds": 0.5,
             "jobs_concurrency": 4,
+            # A loaded machine can take seconds to connect: never fall back in these tests.
+            "jobs_enqueue_timeout_seconds": 15.0,
         }
     )
 

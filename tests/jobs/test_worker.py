@@ -4,8 +4,10 @@ dead letters and the CLI, SIGKILL mid-job, bad input, SIGTERM."""
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -73,7 +75,10 @@ async def test_enqueued_after_commit_and_run_by_the_worker(
 async def test_retry_then_success(
     queue: JobQueue, job_settings: Settings, committed: AsyncEngine, workers: list[WorkerProcess]
 ) -> None:
-    workers.append(WorkerProcess(job_settings).wait_ready())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workers.append(WorkerProcess(job_settings, "--metrics-port", str(port)).wait_ready())
     await _enqueue(queue, "sample.effect", key="flaky", fail_times=2)
     await wait_until(lambda: effect_keys(committed, "flaky"), within=60)
     await wait_until(
@@ -81,6 +86,12 @@ async def test_retry_then_success(
     )
     assert await failed_jobs(committed) == []
     assert "job_retry" in workers[0].output
+    async with httpx.AsyncClient(timeout=5) as http:
+        metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert 'campus_jobs_started_total{job="sample.effect"} 3.0' in metrics
+    assert 'campus_jobs_retried_total{job="sample.effect"} 2.0' in metrics
+    assert 'campus_jobs_succeeded_total{job="sample.effect"} 1.0' in metrics
+    assert 'campus_job_duration_seconds_count{job="sample.effect"} 3.0' in metrics
 
 
 async def _has(engine: AsyncEngine, prefix: str, expected: list[str]) -> bool:

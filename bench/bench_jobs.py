@@ -24,6 +24,12 @@ async def notify(ctx: JobContext, *, user_id: int, n: int) -> None:
             await create_notification(session, user_id=user_id, kind="bench", data={"n": n})
 
 
+@job("bench.noop")
+async def noop(ctx: JobContext, *, user_id: int, n: int) -> None:
+    """The queue's own cost: no database."""
+    del ctx, user_id, n
+
+
 @job("bench.ping")
 async def ping(ctx: JobContext, *, sent_ns: int, run: str) -> None:
     waited_ns = time.time_ns() - sent_ns

@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import func, select, text
@@ -116,6 +117,12 @@ async def effects(database: Database) -> int:
         return int((await conn.execute(select(func.count()).select_from(JobEffect))).scalar() or 0)
 
 
+async def progress(database: Database, client: Any, job: str, jobs: int) -> int:
+    if job == "bench.notify":
+        return await effects(database)
+    return jobs - await client.queue_size()  # noop: a job leaves the stream when done
+
+
 async def clear(database: Database) -> None:
     async with database.engine.begin() as conn:
         await conn.execute(text("DELETE FROM job_effects"))
@@ -130,6 +137,7 @@ async def throughput(
     jobs: int,
     concurrency: int,
     limit: float,
+    job: str = "bench.notify",
 ) -> tuple[float, float]:
     await clear(database)
     procs = start_workers(settings, workers, concurrency)
@@ -137,15 +145,12 @@ async def throughput(
         await wait_ready(redis, settings.jobs_queue_name, workers)
         queue = JobQueue(settings, database)
         client = await queue._connect()
-        tasks = [
-            client.enqueue_unsafe(RUN_TASK, "bench.notify", {"user_id": 1, "n": n})
-            for n in range(jobs)
-        ]
+        tasks = [client.enqueue_unsafe(RUN_TASK, job, {"user_id": 1, "n": n}) for n in range(jobs)]
         started = time.perf_counter()
         await client.enqueue_many(tasks)
         enqueued = time.perf_counter() - started
         deadline = started + limit
-        while (done := await effects(database)) < jobs:
+        while (done := await progress(database, client, job, jobs)) < jobs:
             if time.perf_counter() > deadline:
                 raise SystemExit(f"only {done} of {jobs} jobs done in {limit}s")
             await asyncio.sleep(0.05)
@@ -220,7 +225,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--limit-seconds", type=float, default=300)
+    parser.add_argument("--limit-seconds", type=float, default=600)
+    parser.add_argument(
+        "--job",
+        choices=["bench.notify", "bench.noop"],
+        default="bench.notify",
+        help="notify: one effect row and the notification hook each; noop: the queue alone",
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="campus-bench-jobs-")
@@ -248,7 +259,9 @@ async def main() -> None:
             jobs=args.jobs,
             concurrency=args.concurrency,
             limit=args.limit_seconds,
+            job=args.job,
         )
+        print(f"one worker: {w1:,.0f} jobs/s", flush=True)
         w2, _ = await throughput(
             settings,
             database,
@@ -257,7 +270,9 @@ async def main() -> None:
             jobs=args.jobs,
             concurrency=args.concurrency,
             limit=args.limit_seconds,
+            job=args.job,
         )
+        print(f"two workers: {w2:,.0f} jobs/s", flush=True)
         latencies, facade = await idle_latency(
             settings, database, redis, pings=args.pings, facade_jobs=min(args.jobs, 2000)
         )
@@ -270,7 +285,7 @@ async def main() -> None:
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     db = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"| measure ({db}, {args.jobs} jobs, concurrency {args.concurrency}) | value |")
+    print(f"| {args.job} ({db}, {args.jobs} jobs, concurrency {args.concurrency}) | value |")
     print("|---|---|")
     print(f"| one worker | {w1:,.0f} jobs/s |")
     print(f"| two workers | {w2:,.0f} jobs/s |")
@@ -282,8 +297,8 @@ async def main() -> None:
     )
     print(f"| enqueue-to-start at idle, mean | {statistics.mean(latencies):.1f} ms |")
     print(
-        f"bench jobs: jobs={args.jobs} w1_jobs_per_s={w1:.0f} w2_jobs_per_s={w2:.0f} "
-        f"enqueue_per_s={enqueue_rate:.0f} idle_p50_ms={p50:.1f} idle_p99_ms={p99:.1f}"
+        f"bench jobs: job={args.job} jobs={args.jobs} w1_jobs_per_s={w1:.0f} "
+        f"w2_jobs_per_s={w2:.0f} enqueue_per_s={enqueue_rate:.0f} idle_p50_ms={p50:.1f} idle_p99_ms={p99:.1f}"
     )
 
 

@@ -298,7 +298,8 @@ async def main() -> None:
     print(f"| enqueue-to-start at idle, mean | {statistics.mean(latencies):.1f} ms |")
     print(
         f"bench jobs: job={args.job} jobs={args.jobs} w1_jobs_per_s={w1:.0f} "
-        f"w2_jobs_per_s={w2:.0f} enqueue_per_s={enqueue_rate:.0f} idle_p50_ms={p50:.1f} idle_p99_ms={p99:.1f}"
+        f"w2_jobs_per_s={w2:.0f} enqueue_per_s={enqueue_rate:.0f} "
+        f"idle_p50_ms={p50:.1f} idle_p99_ms={p99:.1f}"
     )
 
 

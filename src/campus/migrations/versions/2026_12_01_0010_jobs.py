@@ -1,7 +1,7 @@
 """jobs: dead letters, effect keys, task reminders, mail preferences
 
 Revision ID: 0010_jobs
-Revises: 0009_catalog_count_indexes
+Revises: 0013_payments
 Create Date: 2026-12-01
 
 ``job_failures`` keeps the jobs that failed for good (``campus jobs failed``/``retry``);
@@ -21,7 +21,7 @@ from alembic import op
 from campus.kit.types import UTCDateTime
 
 revision: str = "0010_jobs"
-down_revision: str | Sequence[str] | None = "0009_catalog_count_indexes"
+down_revision: str | Sequence[str] | None = "0013_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

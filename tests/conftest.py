@@ -115,6 +115,11 @@ def settings(database_url: str) -> Settings:
         rate_limits_enabled=False,
         # Mail is kept in campus.email.MemoryBackend.outbox (see tests.mail).
         email_backend="memory",
+        # No scheduled jobs (reminders, digest, clean-up) behind the tests' backs; tests
+        # run them explicitly. Retries come back fast.
+        jobs_schedule=False,
+        jobs_retry_base_seconds=0.05,
+        jobs_retry_max_seconds=0.5,
     )
 
 

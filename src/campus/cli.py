@@ -25,6 +25,8 @@ migrate_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(migrate_app, name="migrate")
+jobs_app = typer.Typer(help="Background jobs that failed for good: list them, queue one again.")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _settings() -> Settings:
@@ -237,6 +239,79 @@ def migrate_current(verbose: bool = False) -> None:
 def migrate_history(verbose: bool = False) -> None:
     """List the migrations."""
     runner.history(_settings(), verbose=verbose)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="Jobs run at once (default CAMPUS_JOBS_CONCURRENCY)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+    ] = None,
+) -> None:
+    """Run the background job worker (needs CAMPUS_REDIS_URL). SIGTERM lets running jobs finish."""
+    from campus.jobs.worker import run_worker
+    from campus.log import configure_logging
+
+    settings = _settings()
+    if not settings.redis_url:
+        _fail("the worker needs CAMPUS_REDIS_URL (without Redis, jobs run in the app process)")
+    _ensure_schema(settings)
+    configure_logging(settings)
+    asyncio.run(
+        run_worker(
+            settings,
+            concurrency=concurrency or settings.jobs_concurrency,
+            metrics_port=metrics_port,
+        )
+    )
+
+
+@jobs_app.command("failed")
+def jobs_failed(
+    include_retried: Annotated[
+        bool, typer.Option("--all", help="Also show failures already queued again.")
+    ] = False,
+) -> None:
+    """List the jobs that failed for good (newest first)."""
+    from campus.jobs.commands import list_failed
+
+    settings = _settings()
+    _ensure_schema(settings)
+    lines = asyncio.run(list_failed(settings, include_retried=include_retried))
+    if not lines:
+        typer.echo("No failed jobs.")
+        return
+    for line in lines:
+        retried = f"  retried {line.retried_at}" if line.retried_at else ""
+        typer.echo(
+            f"{line.id:>6}  {line.failed_at}  {line.job}  tries={line.attempts}{retried}\n"
+            f"        payload {line.payload[:200]}\n        error   {line.error[:500]}"
+        )
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    failure_id: Annotated[int, typer.Argument(min=1, help="The id shown by `campus jobs failed`.")],
+) -> None:
+    """Queue a failed job again (without Redis it runs here and now)."""
+    from campus.jobs.commands import RetryRefused, retry_failed
+    from campus.log import configure_logging
+
+    settings = _settings()
+    _ensure_schema(settings)
+    configure_logging(settings)
+    try:
+        where = asyncio.run(retry_failed(settings, failure_id))
+    except RetryRefused as exc:
+        _fail(str(exc))
+    if where == "redis":
+        typer.echo(f"Queued failed job {failure_id} again.")
+    else:
+        typer.echo(f"Ran failed job {failure_id} again in this process.")
 
 
 def main() -> None:

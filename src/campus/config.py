@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
     # Email
-    email_backend: Literal["console", "smtp", "memory"] = "console"
+    email_backend: Literal["console", "smtp", "sendgrid", "mailgun", "memory"] = "console"
     email_from: str = "Campus <no-reply@campus.example>"
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -93,6 +93,36 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SendGrid (v3 Mail Send) and Mailgun (v3 messages) over HTTPS. The base URLs select
+    # the region (``https://api.eu.sendgrid.com``, ``https://api.eu.mailgun.net``).
+    sendgrid_api_key: str | None = None
+    sendgrid_api_base: str = "https://api.sendgrid.com"
+    mailgun_api_key: str | None = None
+    mailgun_domain: str | None = None
+    mailgun_api_base: str = "https://api.mailgun.net"
+    email_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    # Background jobs (campus.jobs). With CAMPUS_REDIS_URL they go through the Redis queue
+    # to `campus worker`; without it they run inside the app process after commit.
+    jobs_queue_name: str = Field(default="campus", min_length=1, max_length=64)
+    jobs_concurrency: int = Field(default=16, ge=1, le=1000)
+    jobs_max_tries: int = Field(default=5, ge=1, le=100)
+    jobs_retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    jobs_retry_max_seconds: float = Field(default=600.0, gt=0, le=86400)
+    jobs_timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # How long a job taken by a worker that died (SIGKILL, lost host) waits before another
+    # worker takes it again; a live worker renews its running jobs well before that.
+    jobs_idle_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
+    jobs_shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
+    jobs_enqueue_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Scheduled jobs (reminders, digest, clean-up): in the worker with Redis, in the app
+    # process without it. Off: nothing is scheduled (tests).
+    jobs_schedule: bool = True
+    jobs_reminders_cron: str = "*/10 * * * *"
+    jobs_digest_cron: str = "0 7 * * mon"
+    jobs_cleanup_cron: str = "17 * * * *"
+    # Extra modules whose jobs are registered too (plugins, test jobs).
+    job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Payments (Stripe Checkout). Without a secret key, checkout answers 503; without a
     # webhook secret, the webhook does. The API base is Stripe's unless set (a loopback
@@ -122,7 +152,7 @@ class Settings(BaseSettings):
     # unlisted /_bench/loop-lag routes. Off by default.
     bench_loop_lag: bool = False
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "job_modules", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -143,7 +173,7 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "sendgrid_api_base", "mailgun_api_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
@@ -163,6 +193,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("CAMPUS_STRIPE_API_BASE must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("jobs_reminders_cron", "jobs_digest_cron", "jobs_cleanup_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from crontab import CronTab  # type: ignore[import-untyped]
+
+        try:
+            CronTab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab: {value!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _default_log_format(self) -> Settings:
@@ -192,6 +233,13 @@ class Settings(BaseSettings):
             problems.append("CAMPUS_DEBUG must be off")
         if self.email_backend == "memory":
             problems.append("CAMPUS_EMAIL_BACKEND=memory keeps mail in memory (tests only)")
+        if self.email_backend == "sendgrid" and not self.sendgrid_api_key:
+            problems.append("CAMPUS_EMAIL_BACKEND=sendgrid needs CAMPUS_SENDGRID_API_KEY")
+        if self.email_backend == "mailgun" and not (self.mailgun_api_key and self.mailgun_domain):
+            problems.append(
+                "CAMPUS_EMAIL_BACKEND=mailgun needs CAMPUS_MAILGUN_API_KEY and "
+                "CAMPUS_MAILGUN_DOMAIN"
+            )
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

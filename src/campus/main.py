@@ -21,7 +21,6 @@ from campus.accounts.identity import provider as identity_provider
 from campus.config import Settings, get_settings
 from campus.db import Database
 from campus.domains import domain_modules
-from campus.email import wait_for_outgoing
 from campus.http.errors import install_error_handlers
 from campus.http.middleware import (
     BodyLimitMiddleware,
@@ -30,6 +29,9 @@ from campus.http.middleware import (
 )
 from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
+from campus.jobs import JobQueue, load_jobs
+from campus.jobs.asgi import JobQueueMiddleware
+from campus.jobs.scheduler import start_local_schedule
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.api import router as operations_router
@@ -64,16 +66,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
     stripe_gateway = StripeGateway.from_settings(settings)
+    load_jobs(settings.job_modules)
+    jobs = JobQueue(settings, database, registry=metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lag_monitor is not None:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
+        # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
+        schedule = (
+            start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
+        )
         try:
             yield
         finally:
-            await wait_for_outgoing(within=10)
+            for task in schedule:
+                task.cancel()
+            await jobs.close(within=10)
             if stripe_gateway is not None:
                 await stripe_gateway.aclose()
             if lag_monitor is not None:
@@ -86,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware = [
         Middleware(SecurityHeadersMiddleware, trusted_proxies=settings.trusted_proxies),
         Middleware(MetricsMiddleware, metrics=metrics),
+        Middleware(JobQueueMiddleware, queue=jobs),
         Middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies),
         Middleware(
             CORSMiddleware,
@@ -127,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
+    app.state.jobs = jobs
 
     install_error_handlers(app)
     app.include_router(operations_router)

@@ -108,3 +108,22 @@ async def test_anonymous_cannot_patch_me(client: httpx.AsyncClient) -> None:
     response = await client.patch(ME, json={"full_name": "Nobody"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_mail_preferences_are_off_until_opted_in(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _email, tokens, _ = await _two_sessions(client, session, settings)
+    me = (await client.get(ME, headers=bearer(tokens))).json()
+    assert (me["reminder_emails"], me["digest_emails"]) == (False, False)
+    response = await client.patch(ME, json={"reminder_emails": True}, headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    assert (response.json()["reminder_emails"], response.json()["digest_emails"]) == (True, False)
+    response = await client.patch(
+        ME, json={"digest_emails": True, "reminder_emails": False}, headers=bearer(tokens)
+    )
+    me = (await client.get(ME, headers=bearer(tokens))).json()
+    assert (me["reminder_emails"], me["digest_emails"]) == (False, True)
+    for bad in ({"digest_emails": None}, {"reminder_emails": "maybe"}, {"digest_emails": [1]}):
+        refused = await client.patch(ME, json=bad, headers=bearer(tokens))
+        assert refused.status_code == 422, bad

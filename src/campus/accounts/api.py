@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
 from campus.accounts.schemas import (
     EmailVerifyConfirm,
+    MeRead,
     MeUpdate,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -88,14 +89,14 @@ async def logout(
     await sessions.end_session(session, settings, user, refresh_token=body.refresh_token)
 
 
-@auth_router.get("/me", response_model=UserRead, responses=UNAUTHORIZED)
+@auth_router.get("/me", response_model=MeRead, responses=UNAUTHORIZED)
 async def get_me(user: CurrentUser) -> Any:
     return user
 
 
 @auth_router.patch(
     "/me",
-    response_model=UserRead,
+    response_model=MeRead,
     responses={**UNAUTHORIZED, 403: {"description": "Wrong current_password"}, **RATE_LIMITED},
 )
 async def update_me(
@@ -105,8 +106,9 @@ async def update_me(
     settings: SettingsDep,
     limiter: RateLimiterDep,
 ) -> Any:
-    """Change your name or password. A new password needs `current_password` and ends
-    every other session (the one making this request stays signed in)."""
+    """Change your name, password or mail preferences (`reminder_emails`, `digest_emails`,
+    both off until you opt in). A new password needs `current_password` and ends every
+    other session (the one making this request stays signed in)."""
     return await passwords.update_me(
         session,
         settings,

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, or_, select, update
+from sqlalchemy import Select, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -245,3 +245,23 @@ async def get_live_web_session(
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None
+
+
+async def delete_stale_sessions(
+    session: AsyncSession, *, now: datetime, revoked_before: datetime
+) -> int:
+    """Sessions that expired, or were ended before ``revoked_before``: nothing can use them."""
+    stmt = delete(AuthSession).where(
+        or_(AuthSession.expires_at < now, AuthSession.revoked_at < revoked_before)
+    )
+    return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_stale_tokens(
+    session: AsyncSession, *, now: datetime, used_before: datetime
+) -> int:
+    """Mailed tokens that expired, or were used before ``used_before``."""
+    stmt = delete(AccountToken).where(
+        or_(AccountToken.expires_at < now, AccountToken.used_at < used_before)
+    )
+    return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from campus.models.accounts import UserRole
 
 __all__ = [
     "EmailVerifyConfirm",
+    "MeRead",
     "MeUpdate",
     "PasswordResetConfirm",
     "PasswordResetRequest",
@@ -38,6 +39,17 @@ class UserRead(Schema):
     is_active: bool
     is_verified: bool
     created_at: datetime
+
+
+class MeRead(UserRead):
+    """Your own account: the user and your mail preferences."""
+
+    reminder_emails: bool = Field(
+        description="Mail me a reminder when a task of mine is due within 24 hours."
+    )
+    digest_emails: bool = Field(
+        description="Teachers: mail me a weekly digest of new students and completions."
+    )
 
 
 def _clean_full_name(value: str) -> str:
@@ -94,8 +106,16 @@ class MeUpdate(InputSchema):
         max_length=1024,
         description="Your current password; required when `password` is given.",
     )
+    reminder_emails: bool | None = Field(
+        default=None, description="Mail me a reminder when a task is due within 24 hours."
+    )
+    digest_emails: bool | None = Field(
+        default=None, description="Teachers: mail me a weekly digest."
+    )
 
-    _no_null = field_validator("full_name", "password", mode="before")(_refuse_null)
+    _no_null = field_validator(
+        "full_name", "password", "reminder_emails", "digest_emails", mode="before"
+    )(_refuse_null)
 
     @field_validator("full_name")
     @classmethod

@@ -10,6 +10,7 @@ from slugify import slugify
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus import jobs
 from campus.courses import repository
 from campus.courses.schemas import (
     SLUG_MAX,
@@ -265,6 +266,9 @@ async def create_lesson(
     lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
     session.add(lesson)
     await session.flush()
+    if course.is_published:
+        # After the commit, in batches: its enrolled learners hear of the new lesson.
+        jobs.enqueue(session, "courses.lesson_published", lesson_id=lesson.id)
     # Course completion is derived from the completions (campus.learning.service.Progress),
     # so a new lesson re-opens the course for everyone without a write here.
     return lesson

@@ -266,3 +266,50 @@ async def holds_paid_purchase(session: AsyncSession, *, user_id: int, course_id:
         .limit(1)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def digest_teacher_ids(session: AsyncSession) -> list[int]:
+    """Active teachers and admins who opted in to the weekly digest and teach a course."""
+    stmt = (
+        select(User.id)
+        .where(
+            User.digest_emails.is_(True),
+            User.is_active.is_(True),
+            select(Course.id).where(Course.teacher_id == User.id).exists(),
+        )
+        .order_by(User.id)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def teacher_week(
+    session: AsyncSession, *, teacher_id: int, start: datetime, end: datetime
+) -> list[tuple[str, int, int]]:
+    """Each of the teacher's courses: (title, new enrollments, lesson completions) in
+    ``[start, end)``; two grouped counts, whatever the number of courses."""
+    new_students = (
+        select(func.count(Enrollment.id))
+        .where(
+            Enrollment.course_id == Course.id,
+            Enrollment.enrolled_at >= start,
+            Enrollment.enrolled_at < end,
+        )
+        .scalar_subquery()
+    )
+    completions = (
+        select(func.count(LessonCompletion.id))
+        .where(
+            LessonCompletion.course_id == Course.id,
+            LessonCompletion.completed_at >= start,
+            LessonCompletion.completed_at < end,
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Course.title, new_students, completions)
+        .where(Course.teacher_id == teacher_id)
+        .order_by(Course.title, Course.id)
+    )
+    return [
+        (title, int(n or 0), int(c or 0)) for title, n, c in (await session.execute(stmt)).all()
+    ]

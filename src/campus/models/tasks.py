@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campus.db import Base
@@ -33,6 +33,8 @@ class Task(Base):
         Index("ix_tasks_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_tasks_owner_id_updated_at", "owner_id", "updated_at"),
         Index("ix_tasks_lesson_id", "lesson_id"),
+        # The due-task reminders' scan (campus.tasks.jobs): every owner's tasks due soon.
+        Index("ix_tasks_due_date", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,3 +68,20 @@ class Task(Base):
 @event.listens_for(Task, "before_update")
 def _fill_search_text(_mapper: Any, _connection: Any, task: Task) -> None:
     task.search_text = search_document(task.title, task.description)
+
+
+class TaskReminder(Base):
+    """A due-task reminder that was sent: at most one per task and due date.
+
+    Changing a task's due date re-arms its reminder (a new ``due_date`` is a new key).
+    """
+
+    __tablename__ = "task_reminders"
+    __table_args__ = (UniqueConstraint("task_id", "due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    due_date: Mapped[datetime] = mapped_column(UTCDateTime())
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()

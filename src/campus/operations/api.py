@@ -73,5 +73,8 @@ async def metrics(request: Request) -> Response:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthenticated("A valid metrics token is required.")
+    jobs = getattr(request.app.state, "jobs", None)
+    if jobs is not None:
+        await jobs.queue_depth()  # campus_jobs_queue_depth, read at scrape time
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.kit.text import fold, like_contains
 from campus.kit.types import UTCDateTime
+from campus.models.accounts import User
 from campus.models.courses import Course, Lesson
-from campus.models.tasks import Task, TaskPriority, TaskStatus
+from campus.models.tasks import Task, TaskPriority, TaskReminder, TaskStatus
 
 # Tasks without a due date sort as if due after every date: last ascending, first descending.
 _NO_DUE_DATE = datetime.max.replace(tzinfo=UTC)
@@ -169,3 +173,71 @@ async def lesson_ids_by_position(session: AsyncSession, *, course_id: int) -> di
     stmt = select(Lesson.position, Lesson.id).where(Lesson.course_id == course_id)
     rows = (await session.execute(stmt)).all()
     return {row[0]: row[1] for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class DueTask:
+    task_id: int
+    owner_id: int
+    title: str
+    due_date: datetime
+    email: str
+    full_name: str
+    reminder_emails: bool
+
+
+async def tasks_to_remind(
+    session: AsyncSession, *, now: datetime, until: datetime, limit: int
+) -> list[DueTask]:
+    """Open tasks of active users due in ``(now, until]`` that have no reminder for their
+    current due date yet (``ix_tasks_due_date``), soonest first."""
+    reminded = (
+        select(TaskReminder.id)
+        .where(TaskReminder.task_id == Task.id, TaskReminder.due_date == Task.due_date)
+        .exists()
+    )
+    stmt = (
+        select(
+            Task.id,
+            Task.owner_id,
+            Task.title,
+            Task.due_date,
+            User.email,
+            User.full_name,
+            User.reminder_emails,
+        )
+        .join(User, User.id == Task.owner_id)
+        .where(
+            Task.due_date > now,
+            Task.due_date <= until,
+            Task.status != TaskStatus.COMPLETED,
+            User.is_active.is_(True),
+            ~reminded,
+        )
+        .order_by(Task.due_date, Task.id)
+        .limit(limit)
+    )
+    return [
+        DueTask(row[0], row[1], row[2], row[3] or now, row[4], row[5], row[6])
+        for row in (await session.execute(stmt)).all()
+    ]
+
+
+async def add_reminder(
+    session: AsyncSession, *, task_id: int, user_id: int, due_date: datetime, emailed: bool
+) -> bool:
+    """Record the reminder of (task, due date); False if it exists (another run won)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert: Any = dialect.insert(TaskReminder)
+    stmt = (
+        insert.values(
+            task_id=task_id,
+            user_id=user_id,
+            due_date=due_date,
+            emailed=emailed,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["task_id", "due_date"])
+        .returning(TaskReminder.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None

@@ -48,7 +48,7 @@ async def update_me(
     current_session_id: str | None,
     limiter: RateLimiter | None = None,
 ) -> User:
-    """Change one's own name and/or password.
+    """Change one's own name, password and/or mail preferences.
 
     A new password needs the current one (missing: 422, wrong: 403; wrong ones count as
     failed sign-ins) and ends every *other* session of the user; the one in use stays.
@@ -79,6 +79,9 @@ async def update_me(
         await end_all_sessions(session, user_id=actor.id, except_session_id=current_session_id)
     if "full_name" in changes:
         actor.full_name = str(changes["full_name"])
+    for preference in ("reminder_emails", "digest_emails"):
+        if preference in changes:
+            setattr(actor, preference, bool(changes[preference]))
     await session.flush()
     return actor
 

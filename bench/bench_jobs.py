@@ -1,0 +1,38 @@
+"""Jobs for bench/jobs.py (loaded by its workers through CAMPUS_JOB_MODULES).
+
+``bench.notify`` is the issue's "small job, a notification each": it writes one effect key
+(``job_effects``) and calls the notification hook in one unit of work. ``bench.ping``
+records how long it waited between enqueue and start, in a Redis list.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aioredis
+
+from campus.jobs import JobContext, claim_effect, job
+from campus.jobs.notify import create_notification
+
+_redis: dict[str, aioredis.Redis] = {}
+
+
+@job("bench.notify")
+async def notify(ctx: JobContext, *, user_id: int, n: int) -> None:
+    async with ctx.session() as session:
+        if await claim_effect(session, f"bench:{user_id}:{n}", job=ctx.job):
+            await create_notification(session, user_id=user_id, kind="bench", data={"n": n})
+
+
+@job("bench.noop")
+async def noop(ctx: JobContext, *, user_id: int, n: int) -> None:
+    """The queue's own cost: no database."""
+    del ctx, user_id, n
+
+
+@job("bench.ping")
+async def ping(ctx: JobContext, *, sent_ns: int, run: str) -> None:
+    waited_ns = time.time_ns() - sent_ns
+    url = ctx.settings.redis_url or ""
+    client = _redis.get(url) or _redis.setdefault(url, aioredis.Redis.from_url(url))
+    await client.rpush(f"bench:latency:{run}", waited_ns)

@@ -1,0 +1,39 @@
+"""Clean-up (scheduled, ``CAMPUS_JOBS_CLEANUP_CRON``, hourly): expired or long-ended
+sign-in sessions, expired or used single-use tokens, and old effect keys of sent mail.
+Deleting what is already unusable is idempotent by nature."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from campus.accounts import repository
+from campus.jobs import JobContext, job
+from campus.jobs.failures import forget_effects
+from campus.kit.clock import utcnow
+from campus.log import get_logger
+
+logger = get_logger("campus.accounts.cleanup")
+
+#: how long an ended session or a used token is kept (for support questions)
+KEEP_ENDED = timedelta(days=1)
+#: a mail job can only be delivered again while it is in the queue: a week is plenty
+KEEP_MAIL_KEYS = timedelta(days=7)
+
+
+@job("accounts.cleanup", schedule_setting="jobs_cleanup_cron")
+async def cleanup(ctx: JobContext) -> None:
+    now = utcnow()
+    async with ctx.session() as session:
+        sessions = await repository.delete_stale_sessions(
+            session, now=now, revoked_before=now - KEEP_ENDED
+        )
+        tokens = await repository.delete_stale_tokens(
+            session, now=now, used_before=now - KEEP_ENDED
+        )
+        mail_keys = await forget_effects(session, prefix="email:", before=now - KEEP_MAIL_KEYS)
+    logger.info(
+        "cleanup_done",
+        sessions=sessions,
+        tokens=tokens,
+        mail_keys=mail_keys,
+    )

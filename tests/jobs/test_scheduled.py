@@ -1,0 +1,224 @@
+"""The other jobs: "new lesson" fan-out in batches, the weekly teacher digest, clean-up."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from campus.config import Settings
+from campus.courses import jobs as course_jobs
+from campus.db import Database
+from campus.email import MemoryBackend
+from campus.jobs import JobQueue, load_jobs, use_queue
+from campus.kit.clock import utcnow
+from campus.learning.jobs import last_week, week_bounds
+from campus.main import create_app
+from campus.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    AuthSession,
+    EnrollmentStatus,
+    JobEffect,
+    Lesson,
+    LessonCompletion,
+    UserRole,
+)
+from tests.factories import auth_headers, create_course, create_lesson, create_user, enroll
+from tests.jobs.conftest import effect_keys
+
+
+@pytest.fixture
+async def local_queue(settings: Settings, committed: AsyncEngine) -> AsyncIterator[JobQueue]:
+    load_jobs(settings.job_modules)
+    database = Database(settings)
+    queue = JobQueue(settings, database)
+    use_queue(queue)
+    yield queue
+    await queue.close()
+    use_queue(None)
+    await database.dispose()
+
+
+async def run(queue: JobQueue, job: str, **ids: object) -> None:
+    assert await queue.submit(job, dict(ids)) == "local"
+    await queue.drain()
+
+
+async def test_lesson_fan_out_in_batches_exactly_once(
+    local_queue: JobQueue,
+    settings: Settings,
+    committed: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(course_jobs, "BATCH", 2)
+    async with local_queue.database.session() as session:
+        teacher = await create_user(session, settings, role=UserRole.TEACHER)
+        course = await create_course(session, teacher, lessons=1)
+        students = [await create_user(session, settings) for _ in range(5)]
+        for student in students:
+            await enroll(session, student, course)
+        left = await create_user(session, settings)
+        await enroll(session, left, course, status=EnrollmentStatus.CANCELLED)
+        lesson = await create_lesson(session, course, position=2)
+        draft = await create_course(session, teacher, is_published=False, lessons=1)
+        await enroll(session, students[0], draft)
+        draft_lesson = await create_lesson(session, draft, position=2)
+    expected = sorted(f"lesson-published:{lesson.id}:{s.id}" for s in students)
+
+    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id)
+    assert await effect_keys(committed, f"lesson-published:{lesson.id}:") == expected
+    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id)  # again: no-op
+    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id, after_user_id=0)
+    assert await effect_keys(committed, f"lesson-published:{lesson.id}:") == expected
+    # A draft course's lesson, or a lesson that is gone, announces nothing.
+    await run(local_queue, "courses.lesson_published", lesson_id=draft_lesson.id)
+    await run(local_queue, "courses.lesson_published", lesson_id=999999)
+    assert await effect_keys(committed, f"lesson-published:{draft_lesson.id}:") == []
+    assert await effect_keys(committed, "lesson-published:999999:") == []
+
+
+async def test_adding_a_lesson_through_the_api_fans_out_after_commit(
+    settings: Settings, committed: AsyncEngine
+) -> None:
+    app = create_app(settings)
+    database = app.state.database
+    async with database.session() as session:
+        teacher = await create_user(session, settings, role=UserRole.TEACHER)
+        course = await create_course(session, teacher, lessons=1)
+        student = await create_user(session, settings)
+        await enroll(session, student, course)
+        headers = await auth_headers(session, settings, teacher)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            bad = await client.post(
+                f"/api/v1/courses/{course.id}/lessons", json={"title": ""}, headers=headers
+            )
+            assert bad.status_code == 422
+            created = await client.post(
+                f"/api/v1/courses/{course.id}/lessons",
+                json={"title": "Fresh", "content": "New."},
+                headers=headers,
+            )
+            assert created.status_code == 201, created.text
+            await app.state.jobs.drain()
+    finally:
+        await app.state.jobs.close()
+        await database.dispose()
+    lesson_id = created.json()["id"]
+    assert await effect_keys(committed, "lesson-published:") == [
+        f"lesson-published:{lesson_id}:{student.id}"
+    ]
+
+
+async def test_weekly_digest_once_per_teacher_and_week(
+    local_queue: JobQueue, settings: Settings, committed: AsyncEngine
+) -> None:
+    week = last_week(utcnow())
+    start, end = week_bounds(week)
+    inside = start + timedelta(days=2)
+    async with local_queue.database.session() as session:
+        keen = await create_user(session, settings, role=UserRole.TEACHER, digest_emails=True)
+        quiet = await create_user(session, settings, role=UserRole.TEACHER)
+        course = await create_course(session, keen, title="Algebra", lessons=2)
+        await create_course(session, quiet, title="Quiet course")
+        old = await create_user(session, settings)
+        await enroll(session, old, course, enrolled_at=start - timedelta(days=3))
+        for _ in range(2):
+            learner = await create_user(session, settings)
+            await enroll(session, learner, course, enrolled_at=inside)
+        first = (
+            await session.execute(select(Lesson.id).where(Lesson.course_id == course.id).limit(1))
+        ).scalar_one()
+        session.add(
+            LessonCompletion(
+                user_id=old.id, lesson_id=first, course_id=course.id, completed_at=inside
+            )
+        )
+        session.add(
+            LessonCompletion(
+                user_id=learner.id, lesson_id=first, course_id=course.id, completed_at=end
+            )
+        )  # the next week: not counted
+        keen_email = keen.email
+    start_mail = len(MemoryBackend.outbox)
+    await run(local_queue, "learning.weekly_digest")
+    await run(local_queue, "learning.weekly_digest")
+    mails = MemoryBackend.outbox[start_mail:]
+    assert [m.to for m in mails] == [keen_email]
+    assert mails[0].subject == "Your week on Campus: 2 new students, 1 lessons completed"
+    assert "Algebra: 2 new students, 1 lessons completed" in mails[0].text
+    assert await effect_keys(committed, "digest:") == [f"digest:{keen.id}:{week}"]
+
+
+async def test_teacher_digest_bad_input_fails_for_good(
+    local_queue: JobQueue, committed: AsyncEngine
+) -> None:
+    from tests.jobs.conftest import failed_jobs
+
+    await run(local_queue, "learning.teacher_digest", teacher_id=1, week="last tuesday")
+    await run(local_queue, "learning.teacher_digest", teacher_id=987654, week="2026-W01")
+    errors = [f.error for f in await failed_jobs(committed)]
+    assert errors == ["not an ISO week: 'last tuesday'", "user 987654 does not exist"]
+
+
+async def test_cleanup_removes_what_nothing_can_use(
+    local_queue: JobQueue, settings: Settings, committed: AsyncEngine
+) -> None:
+    now = utcnow()
+    async with local_queue.database.session() as session:
+        user = await create_user(session, settings)
+
+        def auth(name: str, **kw: object) -> AuthSession:
+            return AuthSession(
+                id=f"{name}-{secrets.token_hex(4)}",
+                user_id=user.id,
+                expires_at=kw.pop("expires_at", now + timedelta(days=1)),
+                **kw,
+            )
+
+        session.add_all(
+            [
+                auth("live"),
+                auth("expired", expires_at=now - timedelta(minutes=1)),
+                auth("ended-long-ago", revoked_at=now - timedelta(days=2)),
+                auth("ended-just-now", revoked_at=now - timedelta(minutes=5)),
+            ]
+        )
+
+        def token(**kw: object) -> AccountToken:
+            return AccountToken(
+                user_id=user.id,
+                purpose=AccountTokenPurpose.PASSWORD_RESET,
+                token_hash=secrets.token_hex(32),
+                expires_at=kw.pop("expires_at", now + timedelta(hours=1)),
+                **kw,
+            )
+
+        session.add_all(
+            [
+                token(),
+                token(expires_at=now - timedelta(seconds=1)),
+                token(used_at=now - timedelta(days=3)),
+            ]
+        )
+        session.add(
+            JobEffect(key="email:old", job="email.send", created_at=now - timedelta(days=8))
+        )
+        session.add(JobEffect(key="email:new", job="email.send", created_at=now))
+        session.add(
+            JobEffect(key="digest:1:2020-W01", job="d", created_at=now - timedelta(days=99))
+        )
+    await run(local_queue, "accounts.cleanup")
+    async with local_queue.database.session() as session:
+        ids = sorted(i.split("-")[0] for i in (await session.scalars(select(AuthSession.id))))
+        assert ids == ["ended", "live"]
+        assert await session.scalar(select(func.count(AccountToken.id))) == 1
+    assert await effect_keys(committed) == ["digest:1:2020-W01", "email:new"]

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campus.config import Settings
-from campus.models import JobEffect, JobFailure
+from campus.models.jobs import JobEffect, JobFailure
 from tests.conftest import REDIS_TEST_URL, service_unavailable, truncate_all
 
 ROOT = Path(__file__).resolve().parents[2]

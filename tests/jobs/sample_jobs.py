@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from campus.jobs import JobContext, PermanentJobError, claim_effect, job
-from campus.models import User
+from campus.models.accounts import User
 
 
 @job("sample.effect", max_tries=4)

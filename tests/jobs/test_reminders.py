@@ -16,7 +16,7 @@ from campus.db import Database
 from campus.email import MemoryBackend
 from campus.jobs import JobQueue, load_jobs, use_queue
 from campus.kit.clock import utcnow
-from campus.models import Task, TaskReminder, TaskStatus
+from campus.models.tasks import Task, TaskReminder, TaskStatus
 from tests.factories import create_user
 
 

@@ -19,16 +19,10 @@ from campus.jobs import JobQueue, load_jobs, use_queue
 from campus.kit.clock import utcnow
 from campus.learning.jobs import last_week, week_bounds
 from campus.main import create_app
-from campus.models import (
-    AccountToken,
-    AccountTokenPurpose,
-    AuthSession,
-    EnrollmentStatus,
-    JobEffect,
-    Lesson,
-    LessonCompletion,
-    UserRole,
-)
+from campus.models.accounts import AccountToken, AccountTokenPurpose, AuthSession, UserRole
+from campus.models.courses import Lesson
+from campus.models.jobs import JobEffect
+from campus.models.learning import EnrollmentStatus, LessonCompletion
 from tests.factories import auth_headers, create_course, create_lesson, create_user, enroll
 from tests.jobs.conftest import effect_keys
 

@@ -15,7 +15,7 @@ from campus.config import Settings
 from campus.db import Database
 from campus.jobs import JobQueue, enqueue, use_queue
 from campus.jobs.queue import RUN_TASK
-from campus.models import User
+from campus.models.accounts import User
 from tests.jobs.conftest import (
     WorkerProcess,
     effect_keys,

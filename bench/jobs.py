@@ -42,7 +42,7 @@ from campus.db import Database  # noqa: E402
 from campus.jobs import JobQueue, load_jobs  # noqa: E402
 from campus.jobs.queue import RUN_TASK  # noqa: E402
 from campus.migrations import runner  # noqa: E402
-from campus.models import JobEffect  # noqa: E402
+from campus.models.jobs import JobEffect  # noqa: E402
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -37,6 +37,9 @@ from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
 from campus.payments.gateway import StripeGateway
 from campus.ratelimit import RateLimiter
+from campus.realtime.broadcast import attach, create_broadcaster
+from campus.realtime.socket import SocketHub
+from campus.realtime.socket import router as socket_router
 from campus.redis import create_redis
 from campus.sentry import init_sentry
 
@@ -64,15 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
     stripe_gateway = StripeGateway.from_settings(settings)
+    broadcaster = create_broadcaster(settings, metrics.registry)
+    attach(database, broadcaster)
+    sockets = SocketHub(settings, database, broadcaster, broadcaster.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lag_monitor is not None:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
+        await sockets.start()
         try:
             yield
         finally:
+            await sockets.stop()
             await wait_for_outgoing(within=10)
             if stripe_gateway is not None:
                 await stripe_gateway.aclose()
@@ -127,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
+    app.state.broadcaster = broadcaster
+    app.state.sockets = sockets
 
     install_error_handlers(app)
     app.include_router(operations_router)
@@ -149,3 +159,5 @@ def include_domains(app: FastAPI) -> None:
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[API_RATE_LIMIT])
     for module in domain_modules("pages"):
         app.include_router(module.router, include_in_schema=False)
+    # The WebSocket: no HTTP request dependencies (it limits its own frames).
+    app.include_router(socket_router, prefix=API_PREFIX)

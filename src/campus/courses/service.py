@@ -25,6 +25,7 @@ from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, Valida
 from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
+from campus.notifications import service as notifications
 
 # A derived slug keeps room for a "-<n>" suffix within the explicit-slug limit.
 DERIVED_SLUG_MAX = SLUG_MAX - 12
@@ -220,6 +221,25 @@ async def get_readable_lesson(
     raise Forbidden("Enroll in this course to read this lesson.", code="enrollment-required")
 
 
+async def get_participating_course(session: AsyncSession, actor: User, *, course_id: int) -> Course:
+    """The course if ``actor`` takes part in it: its teacher, an admin, or an actively
+    enrolled student (who may read and write its chat). The same rule as a lesson's content
+    (:func:`get_readable_lesson`) without the preview exception. A course ``actor`` cannot
+    see: 404; one they see but do not take part in: 403 ``enrollment-required``.
+    """
+    course = await repository.get_visible_course(session, actor, course_id)
+    if course is None:
+        raise NotFound("Course not found.")
+    if can_manage(actor, course):
+        return course
+    if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
+        return course
+    raise Forbidden(
+        "Only the course's teacher, admins and its enrolled students take part in it.",
+        code="enrollment-required",
+    )
+
+
 LINKABLE_LESSONS_MAX = 300
 
 
@@ -280,6 +300,20 @@ async def create_lesson(
     lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
     session.add(lesson)
     await session.flush()
+    if course.is_published:
+        # Its students hear of it: one INSERT ... SELECT, whatever their number.
+        await notifications.notify_course_students(
+            session,
+            course_id=course.id,
+            kind=notifications.LESSON_PUBLISHED,
+            data={
+                "course_id": course.id,
+                "course_title": course.title,
+                "lesson_id": lesson.id,
+                "lesson_title": lesson.title,
+            },
+            link=f"/courses/{course.id}/lessons/{lesson.id}",
+        )
     # Course completion is derived from the completions (campus.learning.service.Progress),
     # so a new lesson re-opens the course for everyone without a write here.
     return lesson

@@ -237,3 +237,17 @@ async def holds_paid_purchase(session: AsyncSession, *, user_id: int, course_id:
         .limit(1)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def teacher_and_student(
+    session: AsyncSession, *, course_id: int, user_id: int
+) -> tuple[int, str, str] | None:
+    """The course's teacher id and title and the student's name, in one statement."""
+    stmt = (
+        select(Course.teacher_id, Course.title, User.full_name)
+        .select_from(Course)
+        .join(User, User.id == user_id)
+        .where(Course.id == course_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1], row[2]) if row is not None else None

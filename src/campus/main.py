@@ -159,5 +159,11 @@ def include_domains(app: FastAPI) -> None:
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[API_RATE_LIMIT])
     for module in domain_modules("pages"):
         app.include_router(module.router, include_in_schema=False)
+    # A domain's pages module may add to the header of every page (``header_context``).
+    app.state.page_header_hooks = [
+        module.header_context
+        for module in domain_modules("pages")
+        if hasattr(module, "header_context")
+    ]
     # The WebSocket: no HTTP request dependencies (it limits its own frames).
     app.include_router(socket_router, prefix=API_PREFIX)

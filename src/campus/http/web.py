@@ -134,6 +134,9 @@ class PageState:
     settings: Settings
     identity: Identity | None = None
     csrf_key: bytes = b""
+    # What the header of every page shows beyond the viewer (e.g. the notification bell's
+    # count), from the domains' ``header_context`` hooks (``app.state.page_header_hooks``).
+    header: dict[str, Any] = field(default_factory=dict)
     cookies: list[_Cookie] = field(default_factory=list)
     _token: str | None = None
 
@@ -169,6 +172,8 @@ async def load_page_state(
     if state.identity is not None:
         secret = state.identity.csrf_secret or state.identity.session_id
         state.csrf_key = _csrf_key(settings, "session:" + secret)
+        for hook in getattr(request.app.state, "page_header_hooks", ()):
+            state.header.update(await hook(session, state.identity.user))
     else:
         if cookie:
             state.cookies.append(_Cookie(SESSION_COOKIE, None))  # ended or unknown session
@@ -354,6 +359,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "csrf_token": state.csrf_token() if state and state.csrf_key else "",
         "flash": read_flash(request, settings) if settings else None,
         "nav_path": request.url.path,
+        **(state.header if state else {}),
     }
 
 

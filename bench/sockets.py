@@ -54,8 +54,8 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from campus.accounts import service as accounts_service  # noqa: E402
-from campus.accounts.passwords import get_passwords  # noqa: E402
+from campus.accounts.hashing import get_passwords  # noqa: E402
+from campus.accounts.service import sessions, web_sessions  # noqa: E402
 from campus.config import Settings  # noqa: E402
 from campus.db import Database  # noqa: E402
 from campus.migrations import runner  # noqa: E402
@@ -129,9 +129,9 @@ async def seed(settings: Settings, users: int) -> Seeded:
             session.add_all(Enrollment(user_id=s.id, course_id=course.id) for s in students)
             cookies = []
             for student in students:
-                web = await accounts_service.start_web_session(session, settings, student)
+                web = await web_sessions.start_web_session(session, settings, student)
                 cookies.append(web.cookie_value)
-            tokens = await accounts_service.start_session(session, settings, teacher)
+            tokens = await sessions.start_session(session, settings, teacher)
             return Seeded(course.id, cookies, tokens.access_token)
     finally:
         await database.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from campus.accounts import service as accounts_service
+from campus.accounts.service import sessions as accounts_sessions
 from campus.config import Settings
 from campus.models import ChatMessage, User, UserRole
 from tests.conftest import truncate_all
@@ -56,7 +56,7 @@ class Member:
 
 async def member(db: AsyncSession, settings: Settings, **kw: Any) -> Member:
     user = await create_user(db, settings, **kw)
-    tokens = await accounts_service.start_session(db, settings, user)
+    tokens = await accounts_sessions.start_session(db, settings, user)
     await db.commit()
     return Member(user, {"Authorization": f"Bearer {tokens.access_token}"}, tokens.refresh_token)
 

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.demo import registered_loaders, run_loaders
-from campus.models import ChatMessage, Notification
+from campus.models.chat import ChatMessage
+from campus.models.notifications import Notification
 
 
 async def test_demo_chat_and_notifications_are_idempotent(session: AsyncSession) -> None:

@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from campus.accounts.service import sessions as accounts_sessions
 from campus.config import Settings
-from campus.models import ChatMessage, User, UserRole
+from campus.models.accounts import User, UserRole
+from campus.models.chat import ChatMessage
 from tests.conftest import truncate_all
 from tests.factories import create_course, create_user, enroll
 from tests.realtime.liveserver import Served, campus_serve
@@ -284,7 +285,7 @@ async def test_bad_tickets_are_refused_before_accept(
 async def test_expired_ticket_is_refused(server: Served, world: Course3, db: AsyncSession) -> None:
     from sqlalchemy import update
 
-    from campus.models import SocketTicket
+    from campus.models.realtime import SocketTicket
 
     value = await ticket(server, world.student)
     await db.execute(update(SocketTicket).values(expires_at=SocketTicket.created_at))
@@ -315,7 +316,7 @@ async def test_origin_is_checked_before_accept(server: Served, world: Course3) -
 
 async def _web_cookie(server: Served, who: Member) -> str:
     from tests.factories import DEFAULT_PASSWORD
-    from tests.pages.helpers import HTML, csrf_from
+    from tests.pagehelpers import HTML, csrf_from
 
     async with httpx.AsyncClient(base_url=server.url) as client:
         page = await client.get("/login", headers=HTML)

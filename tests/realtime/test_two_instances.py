@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from websockets.asyncio.client import connect
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.conftest import REDIS_TEST_URL, service_unavailable, truncate_all
 from tests.factories import create_course, enroll
 from tests.realtime.liveserver import Served, campus_serve

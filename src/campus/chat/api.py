@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 
-from campus.accounts.deps import CurrentUser
 from campus.chat import service
 from campus.chat.schemas import MessageCreate, MessageRead, MessageUpdate
 from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params
+from campus.http.identity import CurrentUser
 from campus.kit.pagination import Page, PageParams
 
 router = APIRouter(tags=["chat"])

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.demo import DemoContext, demo_loader
 from campus.kit.clock import utcnow
-from campus.models import ChatMessage, Course, User
+from campus.models.accounts import User
+from campus.models.chat import ChatMessage
+from campus.models.courses import Course
 
 CONVERSATION = (
     ("teacher", "Welcome to the course chat! Ask here whenever a lesson leaves you stuck."),

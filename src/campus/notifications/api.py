@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from campus.accounts.deps import CurrentUser
 from campus.http.deps import IdPath, SessionDep, page_params
+from campus.http.identity import CurrentUser
 from campus.kit.pagination import Page, PageParams
 from campus.notifications import service
 from campus.notifications.schemas import NotificationRead, UnreadCount

@@ -6,7 +6,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.demo import DemoContext, demo_loader
-from campus.models import Course, Lesson, Notification, User
+from campus.models.accounts import User
+from campus.models.courses import Course, Lesson
+from campus.models.notifications import Notification
 from campus.notifications import service
 
 

@@ -20,6 +20,7 @@ async def header_context(session: AsyncSession, user: Any) -> dict[str, Any]:
     """The bell in the header of every page: the signed-in user's unread count."""
     return {"unread_count": await service.unread_count(session, user)}
 
+
 PAGE_SIZE = 20
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from campus.accounts.deps import CurrentAuth
 from campus.http.deps import SessionDep
+from campus.http.identity import CurrentAuth
 from campus.http.ratelimit import AUTH_RATE_LIMIT
 from campus.kit.schemas import Schema
 from campus.realtime import service
@@ -41,4 +41,4 @@ async def create_ticket(auth: CurrentAuth, session: SessionDep) -> Any:
     `chat.message_deleted` `{course_id, message_id}`, `notification` `{notification}`,
     `pong`, `error` `{detail, code}`. The `Origin`, when sent, must be `CAMPUS_BASE_URL`'s
     or one of `CAMPUS_CORS_ORIGINS`. A flood of frames gets an error, then close 1008."""
-    return await service.issue_ticket(session, auth)
+    return await service.issue_ticket(session, user_id=auth.user.id, session_id=auth.session_id)

@@ -15,7 +15,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts.service import sessions, web_sessions
-from campus.accounts.service.sessions import AuthContext
 from campus.kit.clock import utcnow
 from campus.models.accounts import User
 from campus.realtime import repository
@@ -44,15 +43,15 @@ def _hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def issue_ticket(session: AsyncSession, auth: AuthContext) -> Ticket:
+async def issue_ticket(session: AsyncSession, *, user_id: int, session_id: str) -> Ticket:
     now = utcnow()
     await repository.delete_expired(session, before=now)
     ticket = secrets.token_urlsafe(TICKET_BYTES)
     await repository.add_ticket(
         session,
         token_hash=_hash(ticket),
-        user_id=auth.user.id,
-        session_id=auth.session_id,
+        user_id=user_id,
+        session_id=session_id,
         now=now,
         expires_at=now + timedelta(seconds=TICKET_SECONDS),
     )

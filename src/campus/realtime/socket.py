@@ -40,7 +40,7 @@ from campus.chat.schemas import MessageCreate
 from campus.config import Settings
 from campus.db import WRITE_TRANSACTION, Database, unit_of_work
 from campus.errors import CampusError
-from campus.http.web import SESSION_COOKIE
+from campus.http.identity import SESSION_COOKIE
 from campus.log import get_logger
 from campus.models.accounts import User
 from campus.realtime import service

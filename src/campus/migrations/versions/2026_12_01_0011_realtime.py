@@ -1,7 +1,7 @@
 """real time: course chat, notifications and socket tickets
 
 Revision ID: 0011_realtime
-Revises: 0009_catalog_count_indexes
+Revises: 0013_payments
 Create Date: 2026-12-01
 
 ``chat_messages``: newest first in a course through (course_id, created_at, id); a course's
@@ -21,7 +21,7 @@ from alembic import op
 import campus.kit.types
 
 revision: str = "0011_realtime"
-down_revision: str | Sequence[str] | None = "0009_catalog_count_indexes"
+down_revision: str | Sequence[str] | None = "0013_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import ChatMessage, UserRole
+from campus.models.accounts import UserRole
+from campus.models.chat import ChatMessage
 from campus.notifications import service as notifications
 from tests.factories import DEFAULT_PASSWORD, create_course, create_user, enroll
-from tests.pages.helpers import HTML, page_csrf, post_form, sign_in
+from tests.pagehelpers import HTML, page_csrf, post_form, sign_in
 
 
 async def test_chat_page_history_post_and_load_older(

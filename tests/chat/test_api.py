@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.kit.clock import utcnow
-from campus.models import ChatMessage, Course, EnrollmentStatus, User, UserRole
+from campus.models.accounts import User, UserRole
+from campus.models.chat import ChatMessage
+from campus.models.courses import Course
+from campus.models.learning import EnrollmentStatus
 from tests.factories import auth_headers, create_course, create_user, enroll
 
 

@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from campus.config import Settings
-from campus.models import EnrollmentStatus, Notification, UserRole
+from campus.models.accounts import UserRole
+from campus.models.learning import EnrollmentStatus
+from campus.models.notifications import Notification
 from campus.notifications import service as notifications
 from tests.factories import auth_headers, create_course, create_user, enroll
 from tests.sqlcount import count_statements
@@ -179,7 +181,7 @@ async def test_socket_ticket_needs_a_token(
     body = made.json()
     assert body["expires_in"] == 60
     assert len(body["ticket"]) >= 40
-    from campus.models import SocketTicket
+    from campus.models.realtime import SocketTicket
 
     stored = (await session.execute(select(SocketTicket.token_hash))).scalars().all()
     assert body["ticket"] not in stored

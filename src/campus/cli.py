@@ -77,6 +77,11 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, reload: bo
         access_log=False,  # campus.access logs every request (campus.http.middleware)
         log_config=None,
         timeout_graceful_shutdown=20,
+        # Sockets: protocol pings find dead peers; the frame limit of the app itself
+        # (CAMPUS_WS_MAX_FRAME_BYTES, an error frame) is far below this hard cap.
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        ws_max_size=max(settings.max_body_bytes, settings.ws_max_frame_bytes * 4),
     )
 
 

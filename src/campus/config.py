@@ -139,6 +139,25 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=32, ge=1)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 
+    # Real time (chat, notifications, the WebSocket at /api/v1/ws)
+    # Author may edit or delete their own chat message for this long after posting.
+    chat_edit_window_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
+    # Prefix of the Redis pub/sub channels (fan-out between instances).
+    realtime_channel_prefix: str = Field(default="campus", min_length=1, max_length=64)
+    # A text frame larger than this gets an error frame (the socket stays open).
+    ws_max_frame_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+    # Frames a socket may send: a bucket of ws_frame_burst refilled at ws_frames_per_second.
+    # An empty bucket drops the frame with an error; ws_frame_burst more while empty: 1008.
+    ws_frames_per_second: float = Field(default=10.0, gt=0, le=10_000)
+    ws_frame_burst: int = Field(default=30, ge=1, le=100_000)
+    # How often the sockets' sign-in sessions are checked (ended ones close).
+    ws_session_check_seconds: float = Field(default=3.0, gt=0, le=300)
+    # Frames queued for one socket before it counts as too slow and is closed (1013).
+    ws_send_queue: int = Field(default=256, ge=8, le=100_000)
+    # Protocol pings of `campus serve` to idle sockets; no pong within the timeout drops it.
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+
     # Observability
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["console", "json"] | None = None

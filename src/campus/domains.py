@@ -26,6 +26,9 @@ DOMAINS: tuple[str, ...] = (
     "learning",
     "accounts",
     "payments",
+    "chat",
+    "notifications",
+    "realtime",
 )
 
 

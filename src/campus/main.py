@@ -39,6 +39,9 @@ from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
 from campus.payments.gateway import StripeGateway
 from campus.ratelimit import RateLimiter
+from campus.realtime.broadcast import attach, create_broadcaster
+from campus.realtime.socket import SocketHub
+from campus.realtime.socket import router as socket_router
 from campus.redis import create_redis
 from campus.sentry import init_sentry
 
@@ -68,12 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     stripe_gateway = StripeGateway.from_settings(settings)
     load_jobs(settings.job_modules)
     jobs = JobQueue(settings, database, registry=metrics.registry)
+    broadcaster = create_broadcaster(settings, metrics.registry)
+    attach(database, broadcaster)
+    sockets = SocketHub(settings, database, broadcaster, broadcaster.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lag_monitor is not None:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
+        await sockets.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
             start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
@@ -83,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in schedule:
                 task.cancel()
+            await sockets.stop()
             await jobs.close(within=10)
             if stripe_gateway is not None:
                 await stripe_gateway.aclose()
@@ -139,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
     app.state.jobs = jobs
+    app.state.broadcaster = broadcaster
+    app.state.sockets = sockets
 
     install_error_handlers(app)
     app.include_router(operations_router)
@@ -161,3 +171,11 @@ def include_domains(app: FastAPI) -> None:
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[API_RATE_LIMIT])
     for module in domain_modules("pages"):
         app.include_router(module.router, include_in_schema=False)
+    # A domain's pages module may add to the header of every page (``header_context``).
+    app.state.page_header_hooks = [
+        module.header_context
+        for module in domain_modules("pages")
+        if hasattr(module, "header_context")
+    ]
+    # The WebSocket: no HTTP request dependencies (it limits its own frames).
+    app.include_router(socket_router, prefix=API_PREFIX)

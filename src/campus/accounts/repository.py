@@ -265,3 +265,22 @@ async def delete_stale_tokens(
         or_(AccountToken.expires_at < now, AccountToken.used_at < used_before)
     )
     return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def live_session_ids(
+    session: AsyncSession, *, session_ids: list[str], now: datetime
+) -> set[str]:
+    """Which of ``session_ids`` are live sign-in sessions of active users (one statement)."""
+    if not session_ids:
+        return set()
+    stmt = (
+        select(AuthSession.id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.id.in_(session_ids),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            User.is_active.is_(True),
+        )
+    )
+    return set((await session.execute(stmt)).scalars().all())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from campus.courses import repository
 from campus.jobs import JobContext, claim_effects, enqueue, job
-from campus.jobs.notify import create_notification
+from campus.notifications import service as notifications
 
 BATCH = 500
 
@@ -29,16 +29,17 @@ async def lesson_published(ctx: JobContext, *, lesson_id: int, after_user_id: in
         keys = {f"lesson-published:{lesson_id}:{user_id}": user_id for user_id in students}
         new = await claim_effects(session, list(keys), job=ctx.job)
         for key in sorted(new, key=keys.__getitem__):
-            await create_notification(
+            await notifications.notify(
                 session,
                 user_id=keys[key],
-                kind="lesson_published",
+                kind=notifications.LESSON_PUBLISHED,
                 data={
                     "course_id": lesson.course_id,
                     "course_title": lesson.course_title,
                     "lesson_id": lesson.lesson_id,
                     "lesson_title": lesson.lesson_title,
                 },
+                link=f"/courses/{lesson.course_id}/lessons/{lesson.lesson_id}",
             )
         if len(students) == BATCH:
             enqueue(

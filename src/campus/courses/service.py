@@ -206,6 +206,25 @@ async def get_readable_lesson(
     raise Forbidden("Enroll in this course to read this lesson.", code="enrollment-required")
 
 
+async def get_participating_course(session: AsyncSession, actor: User, *, course_id: int) -> Course:
+    """The course if ``actor`` takes part in it: its teacher, an admin, or an actively
+    enrolled student (who may read and write its chat). The same rule as a lesson's content
+    (:func:`get_readable_lesson`) without the preview exception. A course ``actor`` cannot
+    see: 404; one they see but do not take part in: 403 ``enrollment-required``.
+    """
+    course = await repository.get_visible_course(session, actor, course_id)
+    if course is None:
+        raise NotFound("Course not found.")
+    if can_manage(actor, course):
+        return course
+    if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
+        return course
+    raise Forbidden(
+        "Only the course's teacher, admins and its enrolled students take part in it.",
+        code="enrollment-required",
+    )
+
+
 LINKABLE_LESSONS_MAX = 300
 
 

@@ -70,6 +70,11 @@ def _cursor_codec(request: Request) -> CursorCodec:
     return codec
 
 
+def cursor_codec(request: Request) -> CursorCodec:
+    """The app's keyset cursor codec (pages build their own page parameters)."""
+    return _cursor_codec(request)
+
+
 def page_params(
     allowed_sorts: Sequence[str], default_sort: str
 ) -> Callable[..., Awaitable[PageParams]]:

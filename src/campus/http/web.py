@@ -34,10 +34,11 @@ from starlette.datastructures import FormData
 
 from campus.config import Settings
 from campus.errors import Forbidden
-from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep
+from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep, cursor_codec
 from campus.http.identity import SESSION_COOKIE, Identity, Viewer, resolve_identity
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
+from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams, numbered_page
 from campus.models.accounts import User
 
@@ -134,6 +135,9 @@ class PageState:
     settings: Settings
     identity: Identity | None = None
     csrf_key: bytes = b""
+    # What the header of every page shows beyond the viewer (e.g. the notification bell's
+    # count), from the domains' ``header_context`` hooks (``app.state.page_header_hooks``).
+    header: dict[str, Any] = field(default_factory=dict)
     cookies: list[_Cookie] = field(default_factory=list)
     _token: str | None = None
 
@@ -169,6 +173,8 @@ async def load_page_state(
     if state.identity is not None:
         secret = state.identity.csrf_secret or state.identity.session_id
         state.csrf_key = _csrf_key(settings, "session:" + secret)
+        for hook in getattr(request.app.state, "page_header_hooks", ()):
+            state.header.update(await hook(session, state.identity.user))
     else:
         if cookie:
             state.cookies.append(_Cookie(SESSION_COOKIE, None))  # ended or unknown session
@@ -253,6 +259,12 @@ class WebPageContext:
 
     async def form(self) -> FormData:
         return await self.request.form()
+
+    def next_cursor(self, result: PageResult[Any]) -> str | None:
+        """The signed cursor of the page after ``result`` ("load older"), if there is one."""
+        if result.next_keyset is None:
+            return None
+        return cursor_codec(self.request).encode(result.next_keyset)
 
     def render(
         self,
@@ -352,6 +364,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "csrf_token": state.csrf_token() if state and state.csrf_key else "",
         "flash": read_flash(request, settings) if settings else None,
         "nav_path": request.url.path,
+        **(state.header if state else {}),
     }
 
 

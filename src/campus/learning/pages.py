@@ -13,6 +13,7 @@ from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router
 from campus.kit.clock import utcnow
 from campus.learning import service
+from campus.notifications import service as notifications_service
 from campus.tasks import service as tasks_service
 
 router = page_router()
@@ -73,6 +74,7 @@ async def cabinet_page(
         session, user, params=page_params(p, CABINET_PAGE_SIZE, sort="-enrolled_at")
     )
     due_soon = await tasks_service.list_tasks_due_soon(session, user)
+    notifications = await notifications_service.latest(session, user, limit=5)
     return page.render(
         "learning/cabinet.html",
         {
@@ -80,6 +82,7 @@ async def cabinet_page(
             "total": result.total,
             "due_soon": due_soon,
             "due_days": tasks_service.DUE_SOON_DAYS,
+            "notifications": notifications,
             "now": utcnow(),
         },
     )

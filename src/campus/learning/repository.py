@@ -313,3 +313,17 @@ async def teacher_week(
     return [
         (title, int(n or 0), int(c or 0)) for title, n, c in (await session.execute(stmt)).all()
     ]
+
+
+async def teacher_and_student(
+    session: AsyncSession, *, course_id: int, user_id: int
+) -> tuple[int, str, str] | None:
+    """The course's teacher id and title and the student's name, in one statement."""
+    stmt = (
+        select(Course.teacher_id, Course.title, User.full_name)
+        .select_from(Course)
+        .join(User, User.id == user_id)
+        .where(Course.id == course_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1], row[2]) if row is not None else None

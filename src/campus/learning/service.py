@@ -16,6 +16,7 @@ from campus.kit.pagination.params import PageParams
 from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
+from campus.notifications import service as notifications
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
 STUDENT_SORTS = tuple(repository.STUDENT_SORTS)
@@ -87,7 +88,32 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
         )
     enrollment = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
     assert enrollment is not None  # inserted, reactivated or already active
+    if created_id is not None:
+        await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
     return EnrollmentResult(enrollment, created=created_id is not None)
+
+
+async def _tell_the_teacher(session: AsyncSession, *, user_id: int, course_id: int) -> None:
+    """A new (or returning) student: a notification for the course's teacher, unless they
+    enrolled in their own course."""
+    found = await repository.teacher_and_student(session, course_id=course_id, user_id=user_id)
+    if found is None:
+        return
+    teacher_id, course_title, student_name = found
+    if teacher_id == user_id:
+        return
+    await notifications.notify(
+        session,
+        user_id=teacher_id,
+        kind=notifications.STUDENT_JOINED,
+        data={
+            "course_id": course_id,
+            "course_title": course_title,
+            "student_id": user_id,
+            "student_name": student_name,
+        },
+        link=f"/courses/{course_id}",
+    )
 
 
 async def enroll_paid(session: AsyncSession, *, user_id: int, course_id: int) -> EnrollmentResult:

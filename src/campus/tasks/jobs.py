@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.email import render_email, send_after_commit
 from campus.jobs import JobContext, job
-from campus.jobs.notify import create_notification
 from campus.kit.clock import utcnow
+from campus.notifications import service as notifications
 from campus.tasks import repository
 from campus.tasks.repository import DueTask
 
@@ -27,12 +27,18 @@ WINDOW = timedelta(hours=24)
 
 
 async def notify_task_due(session: AsyncSession, task: DueTask) -> None:
-    """The reminder's notification (kind ``task_due``), in the reminder's transaction."""
-    await create_notification(
+    """The reminder's notification, in the reminder's transaction (delivered live after it
+    commits)."""
+    await notifications.notify(
         session,
         user_id=task.owner_id,
-        kind="task_due",
-        data={"task_id": task.task_id, "title": task.title, "due_date": task.due_date.isoformat()},
+        kind=notifications.TASK_DUE_SOON,
+        data={
+            "task_id": task.task_id,
+            "task_title": task.title,
+            "due_date": task.due_date.isoformat(),
+        },
+        link="/tasks",
     )
 
 

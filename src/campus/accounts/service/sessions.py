@@ -4,6 +4,7 @@ rotating refresh tokens; access tokens name their session and work only while it
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -173,3 +174,27 @@ async def end_all_sessions(
     await repository.revoke_sessions(
         session, user_id=user_id, now=utcnow(), except_session_id=except_session_id
     )
+
+
+async def live_session_user(
+    session: AsyncSession, *, session_id: str, user_id: int, kind: str
+) -> User | None:
+    """The active user of a sign-in session (``api`` or ``web``) that is still live, else
+    None: what a long-lived connection (a WebSocket) checks before each thing it does."""
+    return await repository.get_live_session_user(
+        session, session_id=session_id, user_id=user_id, now=utcnow(), kind=kind
+    )
+
+
+LIVE_SESSION_CHUNK = 500
+
+
+async def live_session_ids(session: AsyncSession, session_ids: Iterable[str]) -> set[str]:
+    """Which of ``session_ids`` are still live (not ended, not expired, user active)."""
+    ids = sorted(set(session_ids))
+    live: set[str] = set()
+    for start in range(0, len(ids), LIVE_SESSION_CHUNK):
+        live |= await repository.live_session_ids(
+            session, session_ids=ids[start : start + LIVE_SESSION_CHUNK], now=utcnow()
+        )
+    return live

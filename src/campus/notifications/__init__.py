@@ -1,0 +1,1 @@
+"""Notifications (API.md §7): kept for the list, delivered live over the socket."""

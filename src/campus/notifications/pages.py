@@ -1,0 +1,78 @@
+"""The notifications page (API.md §10): ``/notifications``, read one, read all."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campus.http.deps import IdPath, SessionDep, cursor_codec
+from campus.http.identity import CurrentUser
+from campus.http.web import WebPage, page_router, safe_next
+from campus.kit.pagination.params import make_page_params
+from campus.notifications import service
+
+router = page_router()
+
+
+async def header_context(session: AsyncSession, user: Any) -> dict[str, Any]:
+    """The bell in the header of every page: the signed-in user's unread count."""
+    return {"unread_count": await service.unread_count(session, user)}
+
+
+PAGE_SIZE = 20
+
+
+@router.get("/notifications")
+async def notifications_page(
+    page: WebPage,
+    session: SessionDep,
+    user: CurrentUser,
+    unread: Annotated[bool, Query()] = False,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response:
+    params = make_page_params(
+        skip=0,
+        limit=PAGE_SIZE,
+        sort=service.DEFAULT_SORT,
+        allowed=service.SORTS,
+        default=service.DEFAULT_SORT,
+        cursor=cursor,
+        codec=cursor_codec(page.request),
+    )
+    result = await service.list_notifications(
+        session, user, unread=True if unread else None, params=params
+    )
+    return page.render(
+        "notifications/list.html",
+        {
+            "items": result.items,
+            "total": result.total,
+            "older": cursor_codec(page.request).encode(result.next_keyset)
+            if result.next_keyset
+            else None,
+            "unread_only": unread,
+        },
+    )
+
+
+@router.post("/notifications/{notification_id}/read")
+async def read_notification_page(
+    page: WebPage,
+    session: SessionDep,
+    user: CurrentUser,
+    notification_id: Annotated[int, IdPath("Notification id")],
+) -> Response:
+    notification = await service.mark_read(session, user, notification_id=notification_id)
+    form = await page.form()
+    go = form.get("go")
+    if go == "link" and notification.link:
+        return page.redirect(safe_next(notification.link, "/notifications"))
+    return page.redirect("/notifications")
+
+
+@router.post("/notifications/read-all")
+async def read_all_page(page: WebPage, session: SessionDep, user: CurrentUser) -> Response:
+    await service.mark_all_read(session, user)
+    return page.redirect("/notifications", flash="All notifications marked read.")

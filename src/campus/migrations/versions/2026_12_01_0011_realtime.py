@@ -21,7 +21,7 @@ from alembic import op
 import campus.kit.types
 
 revision: str = "0011_realtime"
-down_revision: str | Sequence[str] | None = "0013_payments"
+down_revision: str | Sequence[str] | None = "0010_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

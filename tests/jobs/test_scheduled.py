@@ -6,24 +6,21 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campus.config import Settings
-from campus.courses import jobs as course_jobs
 from campus.db import Database
 from campus.email import MemoryBackend
 from campus.jobs import JobQueue, load_jobs, use_queue
 from campus.kit.clock import utcnow
 from campus.learning.jobs import last_week, week_bounds
-from campus.main import create_app
 from campus.models.accounts import AccountToken, AccountTokenPurpose, AuthSession, UserRole
 from campus.models.courses import Lesson
 from campus.models.jobs import JobEffect
-from campus.models.learning import EnrollmentStatus, LessonCompletion
-from tests.factories import auth_headers, create_course, create_lesson, create_user, enroll
+from campus.models.learning import LessonCompletion
+from tests.factories import create_course, create_user, enroll
 from tests.jobs.conftest import effect_keys
 
 
@@ -42,74 +39,6 @@ async def local_queue(settings: Settings, committed: AsyncEngine) -> AsyncIterat
 async def run(queue: JobQueue, job: str, **ids: object) -> None:
     assert await queue.submit(job, dict(ids)) == "local"
     await queue.drain()
-
-
-async def test_lesson_fan_out_in_batches_exactly_once(
-    local_queue: JobQueue,
-    settings: Settings,
-    committed: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(course_jobs, "BATCH", 2)
-    async with local_queue.database.session() as session:
-        teacher = await create_user(session, settings, role=UserRole.TEACHER)
-        course = await create_course(session, teacher, lessons=1)
-        students = [await create_user(session, settings) for _ in range(5)]
-        for student in students:
-            await enroll(session, student, course)
-        left = await create_user(session, settings)
-        await enroll(session, left, course, status=EnrollmentStatus.CANCELLED)
-        lesson = await create_lesson(session, course, position=2)
-        draft = await create_course(session, teacher, is_published=False, lessons=1)
-        await enroll(session, students[0], draft)
-        draft_lesson = await create_lesson(session, draft, position=2)
-    expected = sorted(f"lesson-published:{lesson.id}:{s.id}" for s in students)
-
-    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id)
-    assert await effect_keys(committed, f"lesson-published:{lesson.id}:") == expected
-    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id)  # again: no-op
-    await run(local_queue, "courses.lesson_published", lesson_id=lesson.id, after_user_id=0)
-    assert await effect_keys(committed, f"lesson-published:{lesson.id}:") == expected
-    # A draft course's lesson, or a lesson that is gone, announces nothing.
-    await run(local_queue, "courses.lesson_published", lesson_id=draft_lesson.id)
-    await run(local_queue, "courses.lesson_published", lesson_id=999999)
-    assert await effect_keys(committed, f"lesson-published:{draft_lesson.id}:") == []
-    assert await effect_keys(committed, "lesson-published:999999:") == []
-
-
-async def test_adding_a_lesson_through_the_api_fans_out_after_commit(
-    settings: Settings, committed: AsyncEngine
-) -> None:
-    app = create_app(settings)
-    database = app.state.database
-    async with database.session() as session:
-        teacher = await create_user(session, settings, role=UserRole.TEACHER)
-        course = await create_course(session, teacher, lessons=1)
-        student = await create_user(session, settings)
-        await enroll(session, student, course)
-        headers = await auth_headers(session, settings, teacher)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as client:
-            bad = await client.post(
-                f"/api/v1/courses/{course.id}/lessons", json={"title": ""}, headers=headers
-            )
-            assert bad.status_code == 422
-            created = await client.post(
-                f"/api/v1/courses/{course.id}/lessons",
-                json={"title": "Fresh", "content": "New."},
-                headers=headers,
-            )
-            assert created.status_code == 201, created.text
-            await app.state.jobs.drain()
-    finally:
-        await app.state.jobs.close()
-        await database.dispose()
-    lesson_id = created.json()["id"]
-    assert await effect_keys(committed, "lesson-published:") == [
-        f"lesson-published:{lesson_id}:{student.id}"
-    ]
 
 
 async def test_weekly_digest_once_per_teacher_and_week(

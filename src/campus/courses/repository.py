@@ -25,7 +25,6 @@ from campus.courses.schemas import (
     CourseCard,
     CourseFilters,
     LessonRef,
-    PublishedLesson,
     TeacherName,
 )
 from campus.kit.pagination.envelope import PageResult
@@ -391,31 +390,3 @@ async def lesson_refs(
         return []
     stmt = _lesson_refs().where(Lesson.id.in_(sorted(set(lesson_ids))), visible_to(actor))
     return _refs((await session.execute(stmt)).all())
-
-
-async def published_lesson(session: AsyncSession, lesson_id: int) -> PublishedLesson | None:
-    """The lesson and its course, if the lesson exists and its course is published."""
-    stmt = (
-        select(Lesson.id, Lesson.title, Course.id, Course.title)
-        .join(Course, Course.id == Lesson.course_id)
-        .where(Lesson.id == lesson_id, Course.is_published.is_(True))
-    )
-    row = (await session.execute(stmt)).first()
-    return PublishedLesson(*row) if row is not None else None
-
-
-async def enrolled_student_ids(
-    session: AsyncSession, *, course_id: int, after_user_id: int, limit: int
-) -> list[int]:
-    """Active learners of the course, by id, after ``after_user_id`` (keyset batches)."""
-    stmt = (
-        select(Enrollment.user_id)
-        .where(
-            Enrollment.course_id == course_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            Enrollment.user_id > after_user_id,
-        )
-        .order_by(Enrollment.user_id)
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars().all())

@@ -274,13 +274,3 @@ class LessonRef:
     position: int
     course_id: int
     course_title: str
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedLesson:
-    """A lesson of a published course, named with its course (the new-lesson notices)."""
-
-    lesson_id: int
-    lesson_title: str
-    course_id: int
-    course_title: str

@@ -10,7 +10,6 @@ from slugify import slugify
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campus import jobs
 from campus.courses import repository
 from campus.courses.schemas import (
     SLUG_MAX,
@@ -27,6 +26,7 @@ from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
+from campus.notifications import service as notifications
 
 # A derived slug keeps room for a "-<n>" suffix within the explicit-slug limit.
 DERIVED_SLUG_MAX = SLUG_MAX - 12
@@ -286,8 +286,20 @@ async def create_lesson(
     session.add(lesson)
     await session.flush()
     if course.is_published:
-        # After the commit, in batches: its enrolled learners hear of the new lesson.
-        jobs.enqueue(session, "courses.lesson_published", lesson_id=lesson.id)
+        # Its students hear of it: one INSERT ... SELECT, whatever their number, delivered
+        # live after the commit.
+        await notifications.notify_course_students(
+            session,
+            course_id=course.id,
+            kind=notifications.LESSON_PUBLISHED,
+            data={
+                "course_id": course.id,
+                "course_title": course.title,
+                "lesson_id": lesson.id,
+                "lesson_title": lesson.title,
+            },
+            link=f"/courses/{course.id}/lessons/{lesson.id}",
+        )
     # Course completion is derived from the completions (campus.learning.service.Progress),
     # so a new lesson re-opens the course for everyone without a write here.
     return lesson

@@ -47,6 +47,7 @@ from campus.learning import service as learning_service
 from campus.log import get_logger
 from campus.models.accounts import User, UserRole
 from campus.models.payments import Payment, PaymentStatus
+from campus.notifications import service as notifications
 from campus.payments import repository
 from campus.payments.gateway import NOT_CONFIGURED, StripeGateway
 from campus.payments.money import to_stripe_amount
@@ -420,22 +421,25 @@ async def _apply_refund(
 # --- telling the buyer ------------------------------------------------------------------------
 
 
+_RESULT_KINDS = {
+    "paid": notifications.PAYMENT_SUCCEEDED,
+    "failed": notifications.PAYMENT_FAILED,
+    "refunded": notifications.PAYMENT_REFUNDED,
+}
+
+
 async def notify_payment_result(
     session: AsyncSession, payment: Payment, result: str, *, course_title: str
 ) -> None:
-    """THE hook for the in-app notification of a payment result (API.md §7: "a payment
-    result"; ``result`` is ``paid``, ``failed`` or ``refunded``). The notifications domain
-    was not on main when payments was finished: wire
-    ``campus.notifications.service.notify(session, user_id=payment.user_id, kind=...,
-    data={"course_title": course_title}, link=f"/courses/{payment.course_id}")`` here
-    (kinds ``payment.succeeded`` / ``payment.failed`` / ``payment.refunded``; after-commit
-    delivery is the notifications domain's). The mail is sent by :func:`_tell_buyer`."""
-    logger.debug(
-        "payment_notification_hook",
-        payment_id=payment.id,
+    """The buyer's in-app notification of a payment result (API.md §7; ``result`` is
+    ``paid``, ``failed`` or ``refunded``): stored in the webhook's unit of work, delivered
+    live after its commit. The mail is sent by :func:`_tell_buyer`."""
+    await notifications.notify(
+        session,
         user_id=payment.user_id,
-        result=result,
-        course_title=course_title,
+        kind=_RESULT_KINDS[result],
+        data={"course_title": course_title, "course_id": payment.course_id},
+        link=f"/courses/{payment.course_id}",
     )
 
 

@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
-from campus.errors import Forbidden, NotFound, PaymentRequired
+from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
 from campus.kit.clock import utcnow
 from campus.kit.pagination import PageParams, PageResult, paginate, paginate_query
 from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
+
+quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
 STUDENT_SORTS = ("enrolled_at",)
@@ -26,6 +28,10 @@ class Progress:
     completed_lessons: int
     total_lessons: int
     completed_at: datetime | None
+    # The course's quizzes (campus.assessments): mean best percent, passed, how many.
+    quiz_score: int | None = None
+    quizzes_passed: int = 0
+    quizzes_total: int = 0
 
     @property
     def percent(self) -> int:
@@ -34,10 +40,17 @@ class Progress:
         return self.completed_lessons * 100 // self.total_lessons
 
     @classmethod
-    def of(cls, completed: int, total: int, last_completed_at: datetime | None) -> Progress:
-        """The course counts as completed when every lesson is; it happened at the last one."""
+    def of(
+        cls,
+        completed: int,
+        total: int,
+        last_completed_at: datetime | None,
+        quizzes: repository.QuizSummary = (None, 0, 0),
+    ) -> Progress:
+        """The course counts as completed when every lesson is; it happened at the last one.
+        (A lesson with a quiz is completed only by passing the quiz.)"""
         done = total > 0 and completed >= total
-        return cls(completed, total, last_completed_at if done else None)
+        return cls(completed, total, last_completed_at if done else None, *quizzes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +140,11 @@ async def _require_enrollment(session: AsyncSession, actor: User, course_id: int
     return course
 
 
+async def require_enrollment(session: AsyncSession, actor: User, *, course_id: int) -> None:
+    """Published, visible and ``actor`` actively enrolled, or 404 / 403 ``enrollment-required``."""
+    await _require_enrollment(session, actor, course_id)
+
+
 async def get_progress(session: AsyncSession, actor: User, *, course_id: int) -> Progress:
     course = await _require_enrollment(session, actor, course_id)
     return Progress.of(
@@ -152,6 +170,10 @@ async def complete_lesson(
     lesson = await course_service.get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course.id
     )
+    if await repository.quiz_blocks_completion(session, user_id=actor.id, lesson_id=lesson.id):
+        raise Conflict(
+            "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
+        )
     await repository.insert_completion_if_absent(
         session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
     )
@@ -198,8 +220,12 @@ async def list_students(
         scalars=False,
     )
     page.items = [
-        StudentRow(user=user, enrolled_at=enrolled_at, progress=Progress.of(done, total, last))
-        for user, enrolled_at, done, last, total in page.items
+        StudentRow(
+            user=user,
+            enrolled_at=enrolled_at,
+            progress=Progress.of(done, total, last, repository.quiz_summary(*quizzes)),
+        )
+        for user, enrolled_at, done, last, total, *quizzes in page.items
     ]
     return page
 
@@ -232,8 +258,8 @@ async def list_my_courses(
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
-            progress=Progress.of(done, course.lessons_count, last),
+            progress=Progress.of(done, course.lessons_count, last, quizzes),
         )
-        for course, enrolled_at, done, last in rows
+        for course, enrolled_at, done, last, quizzes in rows
     ]
     return page

@@ -91,6 +91,8 @@ async def test_take_a_quiz_pass_and_complete_the_course(
     await page.goto("/cabinet")
     bar = page.get_by_label("Progress in Build a task API")
     assert await bar.get_attribute("value") == "100"
+    await page.get_by_text("Quizzes: 1 of 1 passed · score 100%").wait_for()
+    await snap(page, "cabinet-quiz")
     await page.get_by_role("button", name="Sign out").click()
 
     await _sign_in(page, teacher.email)

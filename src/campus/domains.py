@@ -24,6 +24,7 @@ DOMAINS: tuple[str, ...] = (
     "courses",
     "tasks",
     "learning",
+    "assessments",
     "accounts",
     "payments",
     "chat",

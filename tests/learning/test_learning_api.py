@@ -158,6 +158,9 @@ async def test_completion_and_progress_arithmetic(
         "total_lessons": 3,
         "percent": 0,
         "completed_at": None,
+        "quiz_score": None,
+        "quizzes_passed": 0,
+        "quizzes_total": 0,
     }
     done = await client.put(url(course, f"/lessons/{lessons[0].id}/completion"), headers=h)
     assert done.status_code == 200

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 from pydantic import ValidationError
 
+from campus.assessments import service as assessments_service
 from campus.courses import service
 from campus.courses.schemas import (
     CourseCreate,
@@ -170,7 +171,8 @@ async def lesson_page(
             {**context, "locked": locked, "detail": exc.detail},
             status_code=403,
         )
-    return page.render("courses/lesson.html", {**context, "lesson": lesson})
+    quiz_id = await assessments_service.find_lesson_quiz_id(session, lesson_id=lesson.id)
+    return page.render("courses/lesson.html", {**context, "lesson": lesson, "quiz_id": quiz_id})
 
 
 # --- the teacher's editor -------------------------------------------------------------------

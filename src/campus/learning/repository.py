@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Integer, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses.repository import CARD_WIDTH, course_card, course_cards, visibility, visible_in
+from campus.courses.schemas import CourseCard
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import AnySelect, ListQuery, fetch_page
 from campus.models.accounts import User
+from campus.models.assessments import Quiz, QuizAttempt
 from campus.models.courses import Course
 from campus.models.learning import Enrollment, EnrollmentStatus, LessonCompletion
 from campus.models.payments import Payment, PaymentStatus
@@ -126,14 +129,78 @@ def completions_of(user_id: Any, course_id: Any) -> AnySelect:
     )
 
 
+def quiz_columns(user_id: Any, course_id: Any) -> tuple[Any, Any, Any]:
+    """Scalar subqueries of one learner's quizzes in one course (read only; the assessments
+    domain writes these tables): the mean of the best submitted percent of every quiz of
+    the course (an untried quiz counts 0; null when the course has no quiz), the number of
+    quizzes passed, and the number of quizzes. Each is correlated on the quizzes' course
+    index and the attempts' (quiz, user) key, so a page's rows cost a few index probes."""
+    best = (
+        select(func.max(QuizAttempt.percent))
+        .where(
+            QuizAttempt.quiz_id == Quiz.id,
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.submitted_at.is_not(None),
+        )
+        # Correlated two levels up too (the user, or the course, of the enclosing row).
+        .correlate_except(QuizAttempt)
+        .scalar_subquery()
+    )
+    score = (
+        select(func.avg(func.coalesce(best, 0)))
+        .where(Quiz.course_id == course_id)
+        .correlate_except(Quiz)
+    )
+    passed_one = (
+        exists()
+        .where(
+            QuizAttempt.quiz_id == Quiz.id,
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.passed.is_(True),
+        )
+        .correlate_except(QuizAttempt)
+    )
+    passed = (
+        select(func.count(Quiz.id))
+        .where(Quiz.course_id == course_id, passed_one)
+        .correlate_except(Quiz)
+    )
+    total = select(func.count(Quiz.id)).where(Quiz.course_id == course_id).correlate_except(Quiz)
+    return score.scalar_subquery(), passed.scalar_subquery(), total.scalar_subquery()
+
+
+QuizSummary = tuple[int | None, int, int]
+
+
+def quiz_summary(score: Any, passed: Any, total: Any) -> QuizSummary:
+    """The values of :func:`quiz_columns` as Python ints (the mean rounded half up)."""
+    return (
+        None if score is None else int(float(score) + 0.5),
+        int(passed or 0),
+        int(total or 0),
+    )
+
+
 async def progress_counts(
     session: AsyncSession, *, user_id: int, course_id: int
-) -> tuple[int, int, datetime | None]:
-    """(completed, total, last completion time) for one learner in one course: one query."""
+) -> tuple[int, int, datetime | None, QuizSummary]:
+    """(completed, total, last completion time, quizzes) for one learner in one course:
+    one query."""
     done = completions_of(user_id, course_id).subquery()
-    stmt = select(done.c[0], lessons_total(course_id), done.c[1])
-    completed, total, last = (await session.execute(stmt)).one()
-    return int(completed), int(total), last
+    stmt = select(done.c[0], lessons_total(course_id), done.c[1], *quiz_columns(user_id, course_id))
+    completed, total, last, *quizzes = (await session.execute(stmt)).one()
+    return int(completed), int(total), last, quiz_summary(*quizzes)
+
+
+async def quiz_blocks_completion(session: AsyncSession, *, user_id: int, lesson_id: int) -> bool:
+    """True when the lesson has a quiz that the learner has not passed."""
+    passed = exists().where(
+        QuizAttempt.quiz_id == Quiz.id,
+        QuizAttempt.user_id == user_id,
+        QuizAttempt.passed.is_(True),
+    )
+    stmt = select(exists().where(and_(Quiz.lesson_id == lesson_id, ~passed)))
+    return bool((await session.execute(stmt)).scalar_one())
 
 
 def students_statement(course_id: int) -> tuple[AnySelect, Any]:
@@ -153,6 +220,7 @@ def students_statement(course_id: int) -> tuple[AnySelect, Any]:
             completed.scalar_subquery(),
             last_completed.scalar_subquery(),
             lessons_total(course_id),
+            *quiz_columns(User.id, course_id),
         )
         .join(Enrollment, Enrollment.user_id == User.id)
         .where(Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE)
@@ -203,7 +271,7 @@ def cabinet_query(actor: User) -> ListQuery:
 
 async def list_cabinet(session: AsyncSession, actor: User, params: PageParams) -> PageResult[Any]:
     """One page of the cabinet (:func:`cabinet_query`), read with Core, and the total:
-    rows ``(course card, enrolled_at, completed, last completed at)``."""
+    rows of :func:`cabinet_row`."""
     result: PageResult[Any] = await fetch_page(
         session,
         cabinet_query(actor),
@@ -213,8 +281,17 @@ async def list_cabinet(session: AsyncSession, actor: User, params: PageParams) -
         scalars=False,
         core=True,
     )
-    result.items = [(course_card(row), *row[CARD_WIDTH:]) for row in result.items]
+    result.items = [cabinet_row(row) for row in result.items]
     return result
+
+
+def cabinet_row(
+    row: Sequence[Any],
+) -> tuple[CourseCard, datetime, int, datetime | None, QuizSummary]:
+    """A row of the cabinet page: the course card, enrolled at, completions, last one, and
+    the learner's quizzes in the course."""
+    enrolled_at, done, last, *quizzes = row[CARD_WIDTH:]
+    return course_card(row), enrolled_at, done, last, quiz_summary(*quizzes)
 
 
 @cache
@@ -239,6 +316,7 @@ def _cabinet_statements(scope: str) -> tuple[AnySelect, AnySelect]:
             Enrollment.enrolled_at,
             completed.scalar_subquery(),
             last_completed.scalar_subquery(),
+            *quiz_columns(learner, Course.id),
         )
         .join(Enrollment, Enrollment.course_id == Course.id)
         .where(*conditions)

@@ -33,6 +33,17 @@ class ProgressRead(Schema):
     completed_at: datetime | None = Field(
         description="When the last lesson was completed; null while any lesson is open."
     )
+    quiz_score: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(
+            "Mean of the best submitted percent of each quiz of the course (an untried quiz "
+            "counts 0); null when the course has no quiz."
+        ),
+    )
+    quizzes_passed: int = Field(default=0, ge=0)
+    quizzes_total: int = Field(default=0, ge=0)
 
 
 class StudentUser(Schema):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
-from campus.errors import Forbidden, NotFound, PaymentRequired
+from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
 from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
@@ -17,6 +17,8 @@ from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.notifications import service as notifications
+
+quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
 STUDENT_SORTS = tuple(repository.STUDENT_SORTS)
@@ -27,6 +29,10 @@ class Progress:
     completed_lessons: int
     total_lessons: int
     completed_at: datetime | None
+    # The course's quizzes (campus.assessments): mean best percent, passed, how many.
+    quiz_score: int | None = None
+    quizzes_passed: int = 0
+    quizzes_total: int = 0
 
     @property
     def percent(self) -> int:
@@ -35,10 +41,17 @@ class Progress:
         return self.completed_lessons * 100 // self.total_lessons
 
     @classmethod
-    def of(cls, completed: int, total: int, last_completed_at: datetime | None) -> Progress:
-        """The course counts as completed when every lesson is; it happened at the last one."""
+    def of(
+        cls,
+        completed: int,
+        total: int,
+        last_completed_at: datetime | None,
+        quizzes: repository.QuizSummary = (None, 0, 0),
+    ) -> Progress:
+        """The course counts as completed when every lesson is; it happened at the last one.
+        (A lesson with a quiz is completed only by passing the quiz.)"""
         done = total > 0 and completed >= total
-        return cls(completed, total, last_completed_at if done else None)
+        return cls(completed, total, last_completed_at if done else None, *quizzes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,11 @@ async def _require_enrollment(session: AsyncSession, actor: User, course_id: int
     return course
 
 
+async def require_enrollment(session: AsyncSession, actor: User, *, course_id: int) -> None:
+    """Published, visible and ``actor`` actively enrolled, or 404 / 403 ``enrollment-required``."""
+    await _require_enrollment(session, actor, course_id)
+
+
 async def get_progress(session: AsyncSession, actor: User, *, course_id: int) -> Progress:
     course = await _require_enrollment(session, actor, course_id)
     return Progress.of(
@@ -178,6 +196,10 @@ async def complete_lesson(
     lesson = await course_service.get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course.id
     )
+    if await repository.quiz_blocks_completion(session, user_id=actor.id, lesson_id=lesson.id):
+        raise Conflict(
+            "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
+        )
     await repository.insert_completion_if_absent(
         session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
     )
@@ -215,8 +237,12 @@ async def list_students(
         raise Forbidden("Only the course's teacher or an admin can see its students.")
     page = await repository.list_students(session, course.id, params)
     page.items = [
-        StudentRow(user=user, enrolled_at=enrolled_at, progress=Progress.of(done, total, last))
-        for user, enrolled_at, done, last, total in page.items
+        StudentRow(
+            user=user,
+            enrolled_at=enrolled_at,
+            progress=Progress.of(done, total, last, repository.quiz_summary(*quizzes)),
+        )
+        for user, enrolled_at, done, last, total, *quizzes in page.items
     ]
     return page
 
@@ -240,8 +266,8 @@ async def list_my_courses(
         CabinetRow(
             course=course,
             enrolled_at=enrolled_at,
-            progress=Progress.of(done, course.lessons_count, last),
+            progress=Progress.of(done, course.lessons_count, last, quizzes),
         )
-        for course, enrolled_at, done, last in page.items
+        for course, enrolled_at, done, last, quizzes in page.items
     ]
     return page

@@ -15,6 +15,18 @@
     });
   });
 
+  // A quiz's time limit: count the seconds down (the server enforces the deadline anyway).
+  document.querySelectorAll("time[data-countdown]").forEach(function (el) {
+    var end = Date.now() + parseInt(el.getAttribute("data-countdown"), 10) * 1000;
+    function tick() {
+      var left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (left <= 30 && el.parentElement) { el.parentElement.classList.add("ending"); }
+      if (left > 0) { window.setTimeout(tick, 1000); }
+    }
+    tick();
+  });
+
   // Flash messages fade out after a while (they stay readable for screen readers).
   var flash = document.querySelector(".flash");
   if (flash) {

@@ -1,0 +1,1 @@
+"""Assessments: lesson quizzes, attempts and their grading."""

@@ -12,7 +12,7 @@ import time
 import redis.asyncio as aioredis
 
 from campus.jobs import JobContext, claim_effect, job
-from campus.jobs.notify import create_notification
+from campus.notifications import service as notifications
 
 _redis: dict[str, aioredis.Redis] = {}
 
@@ -21,7 +21,9 @@ _redis: dict[str, aioredis.Redis] = {}
 async def notify(ctx: JobContext, *, user_id: int, n: int) -> None:
     async with ctx.session() as session:
         if await claim_effect(session, f"bench:{user_id}:{n}", job=ctx.job):
-            await create_notification(session, user_id=user_id, kind="bench", data={"n": n})
+            await notifications.notify(
+                session, user_id=user_id, kind="bench.notice", data={"n": n}, title="Bench"
+            )
 
 
 @job("bench.noop")

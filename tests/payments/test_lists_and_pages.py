@@ -193,3 +193,21 @@ async def test_without_stripe_the_course_page_says_payments_are_not_configured(
     assert r.headers["location"] == course_url
     shown = await client.get(course_url, headers=HTML)
     assert "Payments are not configured on this server" in shown.text
+
+
+async def test_a_buyer_who_left_is_enrolled_again_by_the_buy_button(
+    pay_client: httpx.AsyncClient, fake_stripe: FakeStripe, world: World
+) -> None:
+    await paid_purchase(pay_client, fake_stripe, world, "student")
+    url = f"/api/v1/courses/{world.course.id}/enrollment"
+    assert (await pay_client.delete(url, headers=world.h["student"])).status_code == 204
+    await sign_in(pay_client, world.student.email, DEFAULT_PASSWORD)
+    course_url = f"/courses/{world.course.id}"
+    before = len(fake_stripe.sessions)
+    r = await post_form(pay_client, f"{course_url}/checkout", {}, from_page=course_url)
+    assert r.status_code == 303
+    assert r.headers["location"] == course_url
+    assert len(fake_stripe.sessions) == before  # no new charge
+    page = await pay_client.get(course_url, headers=HTML)
+    assert "You bought this course before: welcome back." in page.text
+    assert "Enrolled" in page.text

@@ -354,3 +354,13 @@ async def test_without_a_webhook_secret_the_webhook_is_503(
     r = await send(client, fake_stripe, fake_stripe.event("charge.refunded", {}))
     assert r.status_code == 503
     assert r.json()["type"].endswith("/payments-not-configured")
+
+
+async def test_an_event_without_payment_status_is_judged_by_its_amount(
+    pay_client: httpx.AsyncClient, fake_stripe: FakeStripe, world: World, session: AsyncSession
+) -> None:
+    sid = await buy(pay_client, world)
+    obj = {"id": sid, "object": "checkout.session", "amount_total": 1999, "currency": "usd"}
+    r = await send(pay_client, fake_stripe, fake_stripe.event("checkout.session.completed", obj))
+    assert r.json()["outcome"] == "paid"
+    assert await enrollment_rows(session, world.student.id, world.course.id) == 1

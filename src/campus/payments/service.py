@@ -329,7 +329,8 @@ async def _apply_session_event(
         log.info("payment_failed")
         await _tell_buyer(session, settings, payment, "failed")
         return "failed"
-    if obj.get("payment_status") != "paid":
+    # Stripe always sends payment_status; an event without one is judged by its amount.
+    if obj.get("payment_status", "paid") != "paid":
         # Completed with a delayed payment method: the money follows in
         # async_payment_succeeded (or _failed), which may also have arrived first.
         await session.flush()

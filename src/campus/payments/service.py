@@ -420,12 +420,23 @@ async def _apply_refund(
 # --- telling the buyer ------------------------------------------------------------------------
 
 
-async def notify_payment_result(session: AsyncSession, payment: Payment, result: str) -> None:
-    """THE hook for an in-app notification of a payment result (API.md §7: "a payment
-    result"). The notifications domain was not on main when payments landed; wire
-    ``campus.notifications.service`` here (after-commit delivery) once it is. Mail is sent
-    by :func:`_tell_buyer` regardless."""
-    logger.debug("payment_notification_hook", payment_id=payment.id, result=result)
+async def notify_payment_result(
+    session: AsyncSession, payment: Payment, result: str, *, course_title: str
+) -> None:
+    """THE hook for the in-app notification of a payment result (API.md §7: "a payment
+    result"; ``result`` is ``paid``, ``failed`` or ``refunded``). The notifications domain
+    was not on main when payments was finished: wire
+    ``campus.notifications.service.notify(session, user_id=payment.user_id, kind=...,
+    data={"course_title": course_title}, link=f"/courses/{payment.course_id}")`` here
+    (kinds ``payment.succeeded`` / ``payment.failed`` / ``payment.refunded``; after-commit
+    delivery is the notifications domain's). The mail is sent by :func:`_tell_buyer`."""
+    logger.debug(
+        "payment_notification_hook",
+        payment_id=payment.id,
+        user_id=payment.user_id,
+        result=result,
+        course_title=course_title,
+    )
 
 
 async def _tell_buyer(
@@ -450,7 +461,7 @@ async def _tell_buyer(
         },
     )
     send_after_commit(session, settings, message)
-    await notify_payment_result(session, payment, result)
+    await notify_payment_result(session, payment, result, course_title=title)
 
 
 def format_amount(cents: int, currency: str) -> str:

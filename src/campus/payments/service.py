@@ -12,8 +12,8 @@ The flow (API.md §8):
    ``checkout.session.async_payment_failed`` -> ``failed``; ``charge.refunded`` (in full) ->
    ``refunded`` and the enrollment ends. ``refunded`` is final, so a refund that arrives
    before its completion still ends refunded, whatever the order of delivery.
-3. The buyer is told the result by mail (after commit) and through
-   :func:`notify_payment_result`.
+3. The buyer is told the result by mail (after commit) and by an in-app notification
+   (:func:`notify_payment_result`, ``campus.notifications``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from campus.learning import service as learning_service
 from campus.log import get_logger
 from campus.models.accounts import User, UserRole
 from campus.models.payments import Payment, PaymentStatus
+from campus.notifications import service as notifications_service
 from campus.payments import repository
 from campus.payments.gateway import NOT_CONFIGURED, StripeGateway
 from campus.payments.money import to_stripe_amount
@@ -420,22 +421,26 @@ async def _apply_refund(
 # --- telling the buyer ------------------------------------------------------------------------
 
 
+PAYMENT_NOTIFICATION_KINDS = {
+    "paid": notifications_service.PAYMENT_SUCCEEDED,
+    "failed": notifications_service.PAYMENT_FAILED,
+    "refunded": notifications_service.PAYMENT_REFUNDED,
+}
+
+
 async def notify_payment_result(
     session: AsyncSession, payment: Payment, result: str, *, course_title: str
 ) -> None:
-    """THE hook for the in-app notification of a payment result (API.md §7: "a payment
-    result"; ``result`` is ``paid``, ``failed`` or ``refunded``). The notifications domain
-    was not on main when payments was finished: wire
-    ``campus.notifications.service.notify(session, user_id=payment.user_id, kind=...,
-    data={"course_title": course_title}, link=f"/courses/{payment.course_id}")`` here
-    (kinds ``payment.succeeded`` / ``payment.failed`` / ``payment.refunded``; after-commit
-    delivery is the notifications domain's). The mail is sent by :func:`_tell_buyer`."""
-    logger.debug(
-        "payment_notification_hook",
-        payment_id=payment.id,
+    """The in-app notification of a payment result (API.md §7: "a payment result";
+    ``result`` is ``paid``, ``failed`` or ``refunded``): stored in this unit of work and
+    delivered live by the notifications domain after the commit. The mail is sent by
+    :func:`_tell_buyer`."""
+    await notifications_service.notify(
+        session,
         user_id=payment.user_id,
-        result=result,
-        course_title=course_title,
+        kind=PAYMENT_NOTIFICATION_KINDS[result],
+        data={"course_title": course_title, "payment_id": payment.id},
+        link=f"/courses/{payment.course_id}",
     )
 
 

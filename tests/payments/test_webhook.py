@@ -364,3 +364,21 @@ async def test_an_event_without_payment_status_is_judged_by_its_amount(
     r = await send(pay_client, fake_stripe, fake_stripe.event("checkout.session.completed", obj))
     assert r.json()["outcome"] == "paid"
     assert await enrollment_rows(session, world.student.id, world.course.id) == 1
+
+
+async def test_the_buyer_is_notified_of_each_result_once(
+    pay_client: httpx.AsyncClient, fake_stripe: FakeStripe, world: World
+) -> None:
+    sid = await buy(pay_client, world)
+    event = fake_stripe.complete(sid)
+    for _ in range(3):
+        await send(pay_client, fake_stripe, event)
+    await send(pay_client, fake_stripe, fake_stripe.charge_refunded(sid))
+    r = await pay_client.get("/api/v1/notifications", headers=world.h["student"])
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["kind"] for i in items] == ["payment.refunded", "payment.succeeded"]
+    assert items[1]["title"] == "Payment received for Paid Python"
+    assert items[1]["link"] == f"/courses/{world.course.id}"
+    others = await pay_client.get("/api/v1/notifications", headers=world.h["other"])
+    assert others.json()["total"] == 0

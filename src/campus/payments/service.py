@@ -12,8 +12,8 @@ The flow (API.md §8):
    ``checkout.session.async_payment_failed`` -> ``failed``; ``charge.refunded`` (in full) ->
    ``refunded`` and the enrollment ends. ``refunded`` is final, so a refund that arrives
    before its completion still ends refunded, whatever the order of delivery.
-3. The buyer is told the result by mail (after commit) and through
-   :func:`notify_payment_result`.
+3. The buyer is told the result by mail (after commit) and by an in-app notification
+   (:func:`notify_payment_result`, ``campus.notifications``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from campus.learning import service as learning_service
 from campus.log import get_logger
 from campus.models.accounts import User, UserRole
 from campus.models.payments import Payment, PaymentStatus
-from campus.notifications import service as notifications
+from campus.notifications import service as notifications_service
 from campus.payments import repository
 from campus.payments.gateway import NOT_CONFIGURED, StripeGateway
 from campus.payments.money import to_stripe_amount
@@ -421,24 +421,25 @@ async def _apply_refund(
 # --- telling the buyer ------------------------------------------------------------------------
 
 
-_RESULT_KINDS = {
-    "paid": notifications.PAYMENT_SUCCEEDED,
-    "failed": notifications.PAYMENT_FAILED,
-    "refunded": notifications.PAYMENT_REFUNDED,
+PAYMENT_NOTIFICATION_KINDS = {
+    "paid": notifications_service.PAYMENT_SUCCEEDED,
+    "failed": notifications_service.PAYMENT_FAILED,
+    "refunded": notifications_service.PAYMENT_REFUNDED,
 }
 
 
 async def notify_payment_result(
     session: AsyncSession, payment: Payment, result: str, *, course_title: str
 ) -> None:
-    """The buyer's in-app notification of a payment result (API.md §7; ``result`` is
-    ``paid``, ``failed`` or ``refunded``): stored in the webhook's unit of work, delivered
-    live after its commit. The mail is sent by :func:`_tell_buyer`."""
-    await notifications.notify(
+    """The in-app notification of a payment result (API.md §7: "a payment result";
+    ``result`` is ``paid``, ``failed`` or ``refunded``): stored in this unit of work and
+    delivered live by the notifications domain after the commit. The mail is sent by
+    :func:`_tell_buyer`."""
+    await notifications_service.notify(
         session,
         user_id=payment.user_id,
-        kind=_RESULT_KINDS[result],
-        data={"course_title": course_title, "course_id": payment.course_id},
+        kind=PAYMENT_NOTIFICATION_KINDS[result],
+        data={"course_title": course_title, "payment_id": payment.id},
         link=f"/courses/{payment.course_id}",
     )
 

@@ -16,7 +16,6 @@ from campus.http.deps import IdPath, SessionDep, cursor_codec
 from campus.http.forms import field_errors, form_values
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_router
-from campus.kit.pagination.params import make_page_params
 
 router = page_router()
 
@@ -35,15 +34,7 @@ async def _render(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    params = make_page_params(
-        skip=0,
-        limit=PAGE_SIZE,
-        sort=service.DEFAULT_SORT,
-        allowed=service.SORTS,
-        default=service.DEFAULT_SORT,
-        cursor=cursor,
-        codec=cursor_codec(page.request),
-    )
+    params = page.keyset_params(PAGE_SIZE, sort=service.DEFAULT_SORT, cursor=cursor)
     result = await service.list_messages(session, user, course_id=course_id, params=params)
     course = await course_service.get_course(session, user, course_id=course_id)
     return page.render(

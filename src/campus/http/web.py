@@ -39,7 +39,7 @@ from campus.http.identity import SESSION_COOKIE, Identity, Viewer, resolve_ident
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
 from campus.kit.pagination.envelope import PageResult
-from campus.kit.pagination.params import PageParams, numbered_page
+from campus.kit.pagination.params import PageParams, make_page_params, numbered_page
 from campus.models.accounts import User
 
 PRESESSION_COOKIE = "campus_csrf"
@@ -259,6 +259,20 @@ class WebPageContext:
 
     async def form(self) -> FormData:
         return await self.request.form()
+
+    def keyset_params(self, size: int, *, sort: str, cursor: str | None) -> PageParams:
+        """The first ``size`` rows in order ``sort``, or those after ``cursor`` (a "load
+        older" link made by :meth:`next_cursor`); a bad cursor is a 422."""
+        fields = tuple(part.strip().lstrip("-") for part in sort.split(",") if part.strip())
+        return make_page_params(
+            skip=0,
+            limit=size,
+            sort=sort,
+            allowed=fields,
+            default=sort,
+            cursor=cursor,
+            codec=cursor_codec(self.request),
+        )
 
     def next_cursor(self, result: PageResult[Any]) -> str | None:
         """The signed cursor of the page after ``result`` ("load older"), if there is one."""

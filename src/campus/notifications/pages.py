@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.http.deps import IdPath, SessionDep, cursor_codec
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_router, safe_next
-from campus.kit.pagination.params import make_page_params
 from campus.notifications import service
 
 router = page_router()
@@ -32,15 +31,7 @@ async def notifications_page(
     unread: Annotated[bool, Query()] = False,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
-    params = make_page_params(
-        skip=0,
-        limit=PAGE_SIZE,
-        sort=service.DEFAULT_SORT,
-        allowed=service.SORTS,
-        default=service.DEFAULT_SORT,
-        cursor=cursor,
-        codec=cursor_codec(page.request),
-    )
+    params = page.keyset_params(PAGE_SIZE, sort=service.DEFAULT_SORT, cursor=cursor)
     result = await service.list_notifications(
         session, user, unread=True if unread else None, params=params
     )

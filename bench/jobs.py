@@ -98,6 +98,17 @@ async def wait_ready(redis: aioredis.Redis, queue: str, count: int, limit: float
     raise SystemExit("the workers did not start in time")
 
 
+def cpu_seconds(procs: list[subprocess.Popen[str]]) -> float:
+    """User + system CPU time of the worker processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in procs:
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def stop(procs: list[subprocess.Popen[str]]) -> None:
     import signal
 
@@ -146,6 +157,7 @@ async def throughput(
         queue = JobQueue(settings, database)
         client = await queue._connect()
         tasks = [client.enqueue_unsafe(RUN_TASK, job, {"user_id": 1, "n": n}) for n in range(jobs)]
+        cpu_before = cpu_seconds(procs)
         started = time.perf_counter()
         await client.enqueue_many(tasks)
         enqueued = time.perf_counter() - started
@@ -155,7 +167,13 @@ async def throughput(
                 raise SystemExit(f"only {done} of {jobs} jobs done in {limit}s")
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(procs) - cpu_before
         await queue.close()
+        print(
+            f"{workers} worker(s): {jobs / elapsed:,.0f} jobs/s wall; worker CPU "
+            f"{cpu * 1000 / jobs:.2f} ms per job = {jobs / cpu:,.0f} jobs per CPU-second",
+            flush=True,
+        )
         return jobs / elapsed, jobs / enqueued
     finally:
         stop(procs)

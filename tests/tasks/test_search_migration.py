@@ -14,7 +14,6 @@ from campus.config import Settings
 from campus.db import create_engine
 from campus.migrations import runner
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, _drop_pg_database
-from tests.factories import create_user
 from tests.tasks.helpers import URL, list_ids, post_task, user_with_headers
 
 
@@ -28,10 +27,17 @@ async def test_migration_backfills_search_text(tmp_path: Path, settings: Setting
         await asyncio.to_thread(runner.upgrade, target, "0006_courses_search")
         engine = create_engine(target)
         try:
-            async with AsyncSession(engine) as orm:
-                await create_user(orm, settings, email="old@backfill.test")
-                await orm.commit()
             async with engine.begin() as conn:
+                # Raw SQL: the ORM model has columns later migrations add (users' mail
+                # preferences, 0010), which a 0006 schema does not have.
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (email, full_name, role, password_hash, is_active,"
+                        " is_verified, created_at, updated_at) VALUES ('old@backfill.test',"
+                        " 'Old', 'student', 'x', true, true, CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP)"
+                    )
+                )
                 await conn.execute(
                     text(
                         "INSERT INTO tasks (owner_id, title, description, status, priority,"

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.kit.clock import utcnow
@@ -60,17 +59,10 @@ async def claim_effect(session: AsyncSession, key: str, *, job: str) -> bool:
     """Write the unique key of an effect in the current transaction; False if it exists.
 
     Call it in the same unit of work as the effect: if the transaction rolls back, the key
-    goes with it; if another run committed the key first, this one does nothing.
+    goes with it; if another run committed the key first, this one does nothing. One
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` statement.
     """
-    if await session.get(JobEffect, key) is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(JobEffect(key=key[:200], job=job[:100]))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return key[:200] in await claim_effects(session, [key], job=job)
 
 
 async def claim_effects(session: AsyncSession, keys: list[str], *, job: str) -> set[str]:

@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, *, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None
+    port: int, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -193,10 +193,10 @@ def start_campus(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_port(port, process=process, timeout=30)
-    except Exception:
+        wait_for_port(port, process=process, timeout=180)
+    except Exception as exc:
         stop(process)
-        raise RuntimeError(f"campus serve did not start:\n{log.read_text()}")
+        raise RuntimeError(f"campus serve did not start ({exc}):\n{log.read_text()}") from exc
     return CampusServer(port=port, log=log, process=process)
 
 

@@ -6,6 +6,7 @@ X-Request-ID; everything Campus answers does (nginx passes its $request_id)."""
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import ssl
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from tests.deploy.conftest import require
 from tests.deploy.harness import (
@@ -178,6 +180,50 @@ def test_bodies_over_the_campus_limit_are_refused_by_nginx(client: httpx.Client)
     )
     assert response.status_code == 413
     assert "x-request-id" not in response.headers
+
+
+def _bearer_token(campus_server: CampusServer) -> str:
+    """A new student's access token, straight from Campus (not through nginx's sign-in zone)."""
+    email = f"socket-{secrets.token_hex(4)}@example.org"
+    password = "a-long-socket-password-1"
+    with httpx.Client(base_url=f"http://{campus_server.upstream}", timeout=30) as direct:
+        made = direct.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": password, "full_name": "Socket Tester"},
+        )
+        assert made.status_code == 201, made.text
+        login = direct.post("/api/v1/auth/login", data={"username": email, "password": password})
+        assert login.status_code == 200, login.text
+        return str(login.json()["access_token"])
+
+
+def test_the_socket_through_the_gateway(
+    gateway: Nginx,
+    client: httpx.Client,
+    campus_server: CampusServer,
+    tls_files: tuple[Path, Path, Path],
+) -> None:
+    if client.post("/api/v1/ws/ticket").status_code == 404:
+        pytest.skip("no socket endpoint (/api/v1/ws) in this version of Campus")
+    token = _bearer_token(campus_server)
+    made = client.post("/api/v1/ws/ticket", headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 201, made.text
+    ticket = made.json()["ticket"]
+    context = ssl.create_default_context(cafile=str(tls_files[2]))
+    with ws_connect(
+        f"wss://127.0.0.1:{gateway.https_port}/api/v1/ws?ticket={ticket}",
+        ssl=context,
+        server_hostname="campus.test",
+        origin="https://campus.test",  # campus_server's CAMPUS_BASE_URL
+        open_timeout=20,
+    ) as socket_:
+        socket_.send(json.dumps({"type": "ping"}))
+        while True:
+            frame = json.loads(socket_.recv(timeout=20))
+            if frame["type"] == "pong":
+                break
+    # Without the upgrade headers nginx passes, the same path is no socket.
+    assert client.get(f"/api/v1/ws?ticket={ticket}").status_code in (400, 403, 404, 426)
 
 
 def test_sign_in_zone_answers_429_from_nginx(client: httpx.Client) -> None:

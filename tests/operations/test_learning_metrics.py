@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.models import UserRole
+from campus.models.accounts import UserRole
 from tests.factories import auth_headers, create_course, create_user
 
 

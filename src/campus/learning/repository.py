@@ -95,13 +95,15 @@ async def get_enrollment(
 
 async def insert_completion_if_absent(
     session: AsyncSession, *, user_id: int, lesson_id: int, course_id: int, now: datetime
-) -> None:
+) -> bool:
+    """Record the completion; True if this statement made it (False: it existed)."""
     stmt = (
         _insert(session, LessonCompletion)
         .values(user_id=user_id, lesson_id=lesson_id, course_id=course_id, completed_at=now)
         .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        .returning(LessonCompletion.id)
     )
-    await session.execute(stmt)
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def delete_completion(session: AsyncSession, *, user_id: int, lesson_id: int) -> None:

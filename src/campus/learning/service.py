@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
 from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
+from campus.kit.aftercommit import after_commit
 from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
@@ -17,6 +18,7 @@ from campus.learning import repository
 from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.notifications import service as notifications
+from campus.operations import counters
 
 quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
 
@@ -103,6 +105,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
     assert enrollment is not None  # inserted, reactivated or already active
     if created_id is not None:
         await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
+        after_commit(session, counters.ENROLLMENTS.inc)
     return EnrollmentResult(enrollment, created=created_id is not None)
 
 
@@ -200,9 +203,10 @@ async def complete_lesson(
         raise Conflict(
             "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
         )
-    await repository.insert_completion_if_absent(
+    if await repository.insert_completion_if_absent(
         session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
-    )
+    ):
+        after_commit(session, counters.LESSON_COMPLETIONS.inc)
     return Progress.of(
         *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
     )

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by method, route template and status; latency; DB pool.
+"""Prometheus metrics: requests by method, route template and status; latency; DB pool;
+and the domain counters of :mod:`campus.operations.counters` (enrollments, completions).
 
 Each application owns its registry (tests build many apps in one process). Labels use the
 route *template* (``/api/v1/courses/{course_id}``), never the raw path, so cardinality
@@ -15,12 +16,13 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campus.http.middleware import route_template
+from campus.operations import counters
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -48,6 +50,17 @@ class PoolCollector(Collector):
                 yield GaugeMetricFamily(name, doc, value=value)
 
 
+class RegistryCollector(Collector):
+    """Exports another registry's metrics (the process-wide domain counters) through this
+    application's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.source = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.source.collect()
+
+
 class Metrics:
     def __init__(self, engine: AsyncEngine) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -65,6 +78,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(PoolCollector(engine))
+        self.registry.register(RegistryCollector(counters.REGISTRY))
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

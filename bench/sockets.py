@@ -59,7 +59,9 @@ from campus.accounts.service import sessions, web_sessions  # noqa: E402
 from campus.config import Settings  # noqa: E402
 from campus.db import Database  # noqa: E402
 from campus.migrations import runner  # noqa: E402
-from campus.models import Course, Enrollment, User, UserRole  # noqa: E402
+from campus.models.accounts import User, UserRole  # noqa: E402
+from campus.models.courses import Course  # noqa: E402
+from campus.models.learning import Enrollment  # noqa: E402
 
 CAMPUS = Path(sys.executable).parent / "campus"
 

@@ -186,3 +186,30 @@ async def test_socket_ticket_needs_a_token(
     stored = (await session.execute(select(SocketTicket.token_hash))).scalars().all()
     assert body["ticket"] not in stored
     assert len(stored[0]) == 64
+
+
+async def test_socket_tickets_are_rate_limited_per_ip(
+    settings: Settings, connection: AsyncConnection, session: AsyncSession
+) -> None:
+    """The ticket endpoint shares CAMPUS_RATE_LIMIT_AUTH (API.md §9): then 429."""
+    import httpx as _httpx
+
+    from campus.main import create_app
+    from tests.conftest import on_test_transaction
+
+    limited = settings.model_copy(
+        update={"rate_limits_enabled": True, "rate_limit_auth": "2/minute", "redis_url": None}
+    )
+    app = on_test_transaction(create_app(limited), connection)
+    h = await auth_headers(session, settings, await create_user(session, settings))
+    try:
+        async with _httpx.AsyncClient(
+            transport=_httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            for _ in range(2):
+                assert (await client.post("/api/v1/ws/ticket", headers=h)).status_code == 201
+            third = await client.post("/api/v1/ws/ticket", headers=h)
+            assert third.status_code == 429
+            assert int(third.headers["retry-after"]) >= 1
+    finally:
+        await app.state.database.dispose()

@@ -19,6 +19,7 @@ from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.notifications import service as notifications
 from campus.operations import counters
+from campus.realtime.broadcast import access_changed_after_commit
 
 quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
 
@@ -144,7 +145,10 @@ async def enroll_paid(session: AsyncSession, *, user_id: int, course_id: int) ->
 async def end_paid_enrollment(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
     """End a buyer's enrollment after a refund (lesson access goes with it); completions
     are kept. True when an active enrollment was ended."""
-    return await repository.cancel_enrollment(session, user_id=user_id, course_id=course_id)
+    ended = await repository.cancel_enrollment(session, user_id=user_id, course_id=course_id)
+    if ended:
+        access_changed_after_commit(session, user_ids=[user_id])
+    return ended
 
 
 async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
@@ -160,6 +164,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
         raise NotFound("You are not enrolled in this course.")
     enrollment.status = EnrollmentStatus.CANCELLED
     await session.flush()
+    access_changed_after_commit(session, user_ids=[actor.id])
 
 
 async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> CourseCard:

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     jobs_idle_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
     jobs_shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
     jobs_enqueue_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: unset: ``<temp dir>/campus-worker-<uid>.heartbeat`` (campus.jobs.heartbeat)
+    jobs_heartbeat_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Scheduled jobs (reminders, digest, clean-up): in the worker with Redis, in the app
     # process without it. Off: nothing is scheduled (tests).
     jobs_schedule: bool = True

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
+    metrics_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
     # Email
     email_backend: Literal["console", "smtp", "sendgrid", "mailgun", "memory"] = "console"

@@ -34,6 +34,7 @@ from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
 from campus.log import configure_logging
 from campus.operations import looplag
+from campus.operations.activity import LearnerActivity
 from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    activity = LearnerActivity(redis, key_prefix=settings.metrics_key_prefix).register(
+        metrics.registry
+    )
     stripe_gateway = StripeGateway.from_settings(settings)
     load_jobs(settings.job_modules)
     jobs = JobQueue(settings, database, registry=metrics.registry)
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
         await sockets.start()
+        activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
             start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in schedule:
                 task.cancel()
+            await activity.stop()
             await sockets.stop()
             await jobs.close(within=10)
             if stripe_gateway is not None:
@@ -144,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
     app.state.loop_lag_monitor = lag_monitor
     app.state.metrics = metrics
+    app.state.activity = activity
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
     app.state.jobs = jobs

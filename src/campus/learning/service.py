@@ -19,6 +19,7 @@ from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.notifications import service as notifications
 from campus.operations import counters
+from campus.operations.activity import learner_active
 from campus.realtime.broadcast import access_changed_after_commit
 
 quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
@@ -107,6 +108,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
     if created_id is not None:
         await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
         after_commit(session, counters.ENROLLMENTS.inc)
+        after_commit(session, lambda: learner_active(user_id))
     return EnrollmentResult(enrollment, created=created_id is not None)
 
 
@@ -212,6 +214,7 @@ async def complete_lesson(
         session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
     ):
         after_commit(session, counters.LESSON_COMPLETIONS.inc)
+        after_commit(session, lambda: learner_active(actor.id))
     return Progress.of(
         *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
     )

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -47,6 +48,7 @@ from campus.redis import create_redis
 from campus.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs/assets"
 
 DESCRIPTION = """
 Campus is an open-source learning platform: courses made of ordered lessons, enrollment
@@ -136,7 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_json_depth=settings.max_json_depth,
         ),
     ]
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their bundles served from the installed
+    # fastapi-offline package under /docs/assets: the docs work without internet access.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Campus",
         version=__version__,
         description=DESCRIPTION,

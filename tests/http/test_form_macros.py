@@ -55,3 +55,12 @@ def test_no_template_passes_attributes_as_a_string() -> None:
         if re.search(r"attrs=['\"]", line)
     ]
     assert offenders == []
+
+
+def test_counted_words_agree_with_their_number() -> None:
+    render = templates.env.from_string(
+        '{{ 1 | counted("student") }}|{{ 2 | counted("student") }}|{{ 0 | counted("lesson") }}'
+        '|{{ 1 | counted("quiz", "quizzes") }}|{{ 3 | counted("quiz", "quizzes") }}'
+        '|{{ 12000 | counted("student") }}|{{ none | counted("point") }}'
+    ).render
+    assert render() == ("1 student|2 students|0 lessons|1 quiz|3 quizzes|12,000 students|0 points")

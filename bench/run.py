@@ -29,6 +29,7 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -382,6 +383,7 @@ class Bench:
             CAMPUS_DATABASE_URL=self.url,
             CAMPUS_ENV="production",
             CAMPUS_SECRET_KEY=secrets.token_urlsafe(48),
+            CAMPUS_CERTIFICATE_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
             CAMPUS_BASE_URL=self.campus,
             CAMPUS_LOG_LEVEL="WARNING",
             CAMPUS_RATE_LIMITS_ENABLED="false",

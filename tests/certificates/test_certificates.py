@@ -254,7 +254,8 @@ async def test_an_admin_revokes_from_the_page(
     await sign_in(client, world.admin.email, DEFAULT_PASSWORD)
     page = await client.get(f"/certificates/{cert.code}")
     assert "Revoke this certificate" in page.text
-    token = csrf_from(page.text)
+    # The revoke form's own token (not the header's sign-out form).
+    token = csrf_from(page.text.split('action="/certificates/', 1)[1])
     empty = await client.post(
         f"/certificates/{cert.code}/revoke", data={"csrf_token": token, "reason": " "}
     )

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ class CertificateView:
     signature: str
     key_id: str
     keys_url: str
+
+    @property
+    def signed_fields_text(self) -> str:
+        """The signed fields as readable JSON (the page; the signature is over the compact,
+        canonical form)."""
+        return json.dumps(self.signed_fields, indent=2, sort_keys=True, ensure_ascii=False)
 
     @property
     def is_revoked(self) -> bool:

@@ -16,7 +16,8 @@ from campus.kit.pagination.params import PageParams
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
-Code = Annotated[str, Path(description="The certificate's public code", max_length=64)]
+# Any text: a code that is not one (wrong length, other characters) is a plain 404 too.
+Code = Annotated[str, Path(description="The certificate's public code (24 characters)")]
 Pagination = Annotated[PageParams, Depends(page_params(service.SORTS, service.DEFAULT_SORT))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No certificate has this code (nothing is said about others)"},

@@ -18,7 +18,7 @@ from campus.http.web import WebPage, page_router
 
 router = page_router()
 
-Code = Annotated[str, Path(max_length=64)]
+Code = Annotated[str, Path()]  # anything that is not a known code: the ordinary 404
 
 
 @router.get(service.WELL_KNOWN_PATH)

@@ -20,9 +20,11 @@ from campus.models.notifications import Notification
 from tests.certificates.helpers import (
     STUDENT_NAME,
     World,
+    add_quiz,
     complete_course,
     complete_lesson,
     make_world,
+    pass_quiz,
 )
 
 
@@ -75,6 +77,23 @@ async def test_completing_the_course_issues_the_certificate_through_the_job(
     # The other student completed nothing: no certificate.
     theirs = await committed_client.get("/api/v1/certificates", headers=world.h["other"])
     assert theirs.json()["total"] == 0
+
+
+async def test_passing_a_quiz_added_after_its_lesson_was_done_issues_the_certificate(
+    committed_client: httpx.AsyncClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    world = await _committed_world(settings, engine)
+    first, second = world.lessons
+    assert (await complete_lesson(committed_client, world, first, world.h["student"])).is_success
+    quiz = await add_quiz(committed_client, world)  # lesson 1 gets a quiz after it was done
+    # Every lesson is done now, but the course's quiz is not passed: no certificate.
+    assert (await complete_lesson(committed_client, world, second, world.h["student"])).is_success
+    await drain(within=30)
+    assert await _counts(engine, world) == (0, 0)
+    # Passing it completes the course (lesson 1's completion existed already).
+    await pass_quiz(committed_client, quiz, world.h["student"])
+    await drain(within=30)
+    assert await _counts(engine, world) == (1, 1)
 
 
 async def test_racing_issues_make_one_certificate_and_one_notification(

@@ -200,9 +200,18 @@ async def completed_lesson_ids(
 
 
 async def complete_lesson(
-    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+    session: AsyncSession,
+    actor: User,
+    *,
+    course_id: int,
+    lesson_id: int,
+    quiz_passed: bool = False,
 ) -> Progress:
-    """Mark a lesson done (idempotent). Enrolled learners only; another course's lesson: 404."""
+    """Mark a lesson done (idempotent). Enrolled learners only; another course's lesson: 404.
+
+    ``quiz_passed``: called because the lesson's quiz was just passed (campus.assessments),
+    which may complete the course even when the lesson was completed before its quiz
+    existed."""
     course = await _require_enrollment(session, actor, course_id)
     lesson = await course_service.get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course.id
@@ -219,9 +228,9 @@ async def complete_lesson(
     )
     if created:
         after_commit(session, counters.LESSON_COMPLETIONS.inc)
-        if progress.course_completed:
-            # The certificate job checks again in its own unit of work and issues once.
-            enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course.id)
+    if (created or quiz_passed) and progress.course_completed:
+        # The certificate job checks again in its own unit of work and issues once.
+        enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course.id)
     return progress
 
 

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
+    # Certificates (campus.certificates): the Ed25519 key that signs them, as PEM (PKCS#8)
+    # or the base64 of its 32-byte seed. Unset in development and tests: a key derived from
+    # the secret key. Required in production.
+    certificate_signing_key: str | None = None
+
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -208,6 +213,19 @@ class Settings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator("certificate_signing_key")
+    @classmethod
+    def _valid_signing_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from campus.kit.ed25519 import load_private_key
+
+        try:
+            load_private_key(value)
+        except ValueError as exc:
+            raise ValueError(f"CAMPUS_CERTIFICATE_SIGNING_KEY: {exc}") from None
+        return value.strip()
+
     @field_validator("stripe_api_base")
     @classmethod
     def _stripe_base(cls, value: str | None) -> str | None:
@@ -250,6 +268,10 @@ class Settings(BaseSettings):
         problems = []
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("CAMPUS_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.certificate_signing_key is None:
+            problems.append(
+                "CAMPUS_CERTIFICATE_SIGNING_KEY must be set (an Ed25519 key: PEM or base64 seed)"
+            )
         if "*" in self.cors_origins:
             problems.append("CAMPUS_CORS_ORIGINS must not contain '*'")
         if self.debug:

@@ -443,6 +443,12 @@ async def test_sign_out_one_device_and_everywhere_else(
     assert (await other_browser.get("/account", headers=HTML)).status_code == 303
     assert (await client.get("/account", headers=HTML)).status_code == 200
 
+    # Junk ids are refused, never a 500.
+    for junk in ("%00", "x" * 65):
+        refused = await post_form(
+            client, f"/account/devices/{junk}/sign-out", {}, from_page="/account"
+        )
+        assert refused.status_code in (303, 422), junk
     # Someone else's session id changes nothing.
     response = await post_form(
         client, f"/account/devices/{stranger_session}/sign-out", {}, from_page="/account"

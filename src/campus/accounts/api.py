@@ -194,7 +194,13 @@ SessionPageParams = Annotated[
     Depends(page_params(["created_at", "last_used_at"], default_sort="-last_used_at")),
 ]
 SessionIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, description="A session id from `GET /auth/sessions`")
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=devices.SESSION_ID_PATTERN,
+        description="A session id from `GET /auth/sessions`",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@ seen as the devices they run on, and signing them out one by one or all but this
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,9 @@ from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import AuthSession, User
 
-MAX_SESSION_ID = 64
+#: what a session id looks like (``token_urlsafe`` for API sessions, hex for web ones)
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ async def list_devices(
 async def sign_out_device(session: AsyncSession, actor: User, *, session_id: str) -> None:
     """End one of the actor's own live sessions at once (its tokens or cookie stop
     working); an unknown, ended or someone else's session is a 404."""
-    ended = len(session_id) <= MAX_SESSION_ID and await repository.revoke_own_session(
+    ended = bool(_SESSION_ID.match(session_id)) and await repository.revoke_own_session(
         session, user_id=actor.id, session_id=session_id, now=utcnow()
     )
     if not ended:

@@ -64,3 +64,10 @@ def describe(user_agent: str | None) -> DeviceInfo:
         label = f"{label} ({device})"
     key = hashlib.sha256("\x1f".join(families).encode("utf-8", "replace")).hexdigest()
     return DeviceInfo(browser=browser, os=os_name, device=device, label=label, key=key)
+
+
+def warm_up() -> None:
+    """Load ua-parser's rules (a few hundred milliseconds of regex compiling, once per
+    process): ``campus.main`` runs this in a worker thread at start-up, so the first
+    sign-in does not stall the event loop."""
+    describe("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0")

@@ -167,9 +167,10 @@ async def forgot_password_submit_page(
 
 def _link_problem(page: WebPageContext, *, kind: str, status_code: int = 400) -> Response:
     """The page a dead link (malformed, expired, used) opens: what happened, and a new one."""
+    viewer = page.state.viewer
     return page.render(
         "accounts/link_invalid.html",
-        {"kind": kind, "values": {}, "errors": {}},
+        {"kind": kind, "values": {"email": viewer.email if viewer else ""}, "errors": {}},
         status_code=status_code,
     )
 

@@ -474,3 +474,27 @@ async def test_device_sign_out_needs_csrf(
     await sign_in(client, user.email, DEFAULT_PASSWORD)
     response = await client.post("/account/devices/others/sign-out", headers=HTML)
     assert response.status_code == 403
+
+
+async def test_reset_on_a_browser_signed_in_as_someone_else_ends_that_session(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, outbox: Outbox
+) -> None:
+    other = await create_user(session, settings, full_name="Somebody Else")
+    user = await create_user(session, settings, email=_email(), full_name="Rightful Owner")
+    await sign_in(client, other.email, DEFAULT_PASSWORD)
+    old_cookie = client.cookies.get("campus_session")
+    token = await _reset_token(client, outbox, user.email)
+    response = await post_form(
+        client,
+        "/reset-password",
+        {"token": token, "new_password": NEW, "new_password_confirm": NEW},
+        from_page=f"/reset-password?token={token}",
+    )
+    assert response.status_code == 303
+    account = await client.get("/account", headers=HTML)
+    assert "Rightful Owner" in account.text
+    async with httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver"
+    ) as stale:
+        stale.cookies.set("campus_session", old_cookie or "")
+        assert (await stale.get("/account", headers=HTML)).status_code == 303

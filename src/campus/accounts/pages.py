@@ -235,6 +235,8 @@ async def reset_password_submit_page(page: WebPage, session: SessionDep) -> Resp
             {"token": token, "email": user.email, "errors": errors},
             status_code=422,
         )
+    # Whoever was signed in on this browser before (even someone else) is signed out.
+    await web_sessions.end_web_session(session, cookie_value=page.session_cookie)
     web_session = await web_sessions.start_web_session(
         session,
         page.settings,

@@ -82,6 +82,16 @@ async def test_forgot_password_mail_reset_and_signed_in(
     assert await page.get_by_text("This device").count() == 1
     await snap(page, "account")
 
+    # A wrong current password comes back beside its field, nothing typed shown again.
+    await page.get_by_label("Current password").fill("not-my-password")
+    await page.get_by_label("New password", exact=True).fill("another-passphrase-2")
+    await page.get_by_label("New password, again").fill("another-passphrase-2")
+    await page.get_by_role("button", name="Change password").click()
+    await page.locator("#e-current_password").wait_for()
+    assert "not correct" in await page.locator("#e-current_password").inner_text()
+    assert await page.get_by_label("Current password").input_value() == ""
+    await snap(page, "account-password-error")
+
     # The link is dead after use, and the page says what to do.
     await page.goto(link)
     await page.get_by_role("heading", name="This link does not work").wait_for()

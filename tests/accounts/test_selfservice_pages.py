@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -498,3 +499,26 @@ async def test_reset_on_a_browser_signed_in_as_someone_else_ends_that_session(
     ) as stale:
         stale.cookies.set("campus_session", old_cookie or "")
         assert (await stale.get("/account", headers=HTML)).status_code == 303
+
+
+async def test_signing_out_this_device_from_the_list_is_signing_out(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user = await create_user(session, settings)
+    await sign_in(client, user.email, DEFAULT_PASSWORD)
+    cookie = client.cookies.get("campus_session") or ""
+    this_id = hashlib.sha256(cookie.encode()).hexdigest()
+    response = await post_form(
+        client, f"/account/devices/{this_id}/sign-out", {}, from_page="/account"
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert any(
+        c.startswith('campus_session=""') or "max-age=0" in c.lower()
+        for c in response.headers.get_list("set-cookie")
+        if c.startswith("campus_session=")
+    )
+    row = await session.get(AuthSession, this_id)
+    assert row is not None
+    await session.refresh(row)
+    assert row.revoked_at is not None

@@ -7,6 +7,7 @@ where ``campus.http.identity`` looks for it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from campus import __version__
+from campus.accounts import devices
 from campus.accounts.identity import provider as identity_provider
 from campus.config import Settings, get_settings
 from campus.db import Database
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if lag_monitor is not None:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
+        # The user-agent rules load in a thread meanwhile (the first sign-in needs them).
+        warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
         await sockets.start()
         activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await warm_up
             for task in schedule:
                 task.cancel()
             await activity.stop()

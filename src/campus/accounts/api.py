@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, status
 
 from campus.accounts.schemas import (
     EmailVerifyConfirm,
@@ -11,13 +11,14 @@ from campus.accounts.schemas import (
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
+    SessionRead,
     TokenPair,
     UserCreate,
     UserRead,
     UserRole,
     UserUpdate,
 )
-from campus.accounts.service import passwords, sessions, signin, users, verification
+from campus.accounts.service import devices, passwords, sessions, signin, users, verification
 from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params, page_response
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
@@ -100,11 +101,13 @@ async def get_me(user: CurrentUser) -> Any:
     responses={**UNAUTHORIZED, 403: {"description": "Wrong current_password"}, **RATE_LIMITED},
 )
 async def update_me(
+    request: Request,
     body: MeUpdate,
     auth: CurrentAuth,
     session: SessionDep,
     settings: SettingsDep,
     limiter: RateLimiterDep,
+    ip: ClientIP,
 ) -> Any:
     """Change your name, password or mail preferences (`reminder_emails`, `digest_emails`,
     both off until you opt in). A new password needs `current_password` and ends every
@@ -116,6 +119,8 @@ async def update_me(
         data=body,
         current_session_id=auth.session_id,
         limiter=limiter,
+        user_agent=request.headers.get("user-agent"),
+        ip=ip,
     )
 
 
@@ -141,11 +146,21 @@ async def request_password_reset(
     responses={400: {"description": "Invalid, used or expired token"}},
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
+    request: Request,
+    body: PasswordResetConfirm,
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIP,
 ) -> None:
-    """Set a new password with the mailed token. Every session of the account ends."""
+    """Set a new password with the mailed token. Every session of the account ends, and
+    the account's owner is mailed that the password changed."""
     await passwords.reset_password(
-        session, settings, token=body.token, new_password=body.new_password
+        session,
+        settings,
+        token=body.token,
+        new_password=body.new_password,
+        user_agent=request.headers.get("user-agent"),
+        ip=ip,
     )
 
 
@@ -172,6 +187,57 @@ async def confirm_email(
 ) -> None:
     """Confirm the account's email address with the mailed token."""
     await verification.verify_email(session, settings, token=body.token)
+
+
+SessionPageParams = Annotated[
+    PageParams,
+    Depends(page_params(["created_at", "last_used_at"], default_sort="-last_used_at")),
+]
+SessionIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=devices.SESSION_ID_PATTERN,
+        description="A session id from `GET /auth/sessions`",
+    ),
+]
+
+
+@auth_router.get("/sessions", response_model=Page[SessionRead], responses=UNAUTHORIZED)
+async def list_sessions(
+    request: Request,
+    response: Response,
+    auth: CurrentAuth,
+    session: SessionDep,
+    params: SessionPageParams,
+) -> Any:
+    """Your live sign-in sessions, API and web alike (the devices signed in to your
+    account), most recently used first; `current` marks the one making this request."""
+    page = await devices.list_devices(
+        session, auth.user, params=params, current_session_id=auth.session_id
+    )
+    return page_response(request, response, page)
+
+
+@auth_router.post(
+    "/sessions/revoke-others", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED
+)
+async def revoke_other_sessions(auth: CurrentAuth, session: SessionDep) -> None:
+    """End every session of yours except the one making this request."""
+    await devices.sign_out_other_devices(session, auth.user, current_session_id=auth.session_id)
+
+
+@auth_router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, 404: {"description": "No live session of yours with this id"}},
+)
+async def delete_session(auth: CurrentAuth, session: SessionDep, session_id: SessionIdPath) -> None:
+    """End one of your sessions at once: its refresh and access tokens (or its browser
+    cookie) stop working. Ending the current one signs this client out. Someone else's
+    session, or one already ended, is a 404."""
+    await devices.sign_out_device(session, auth.user, session_id=session_id)
 
 
 UserPageParams = Annotated[

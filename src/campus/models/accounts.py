@@ -89,3 +89,39 @@ class AccountToken(Base):
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AccountEventKind(enum.StrEnum):
+    SIGN_IN = "sign_in"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a secret
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a secret
+
+
+class AccountEvent(Base):
+    """The account's activity log: each sign-in, password change and reset, with the
+    client that did it (user agent, IP) and the session it opened or used.
+
+    ``device_key`` names the kind of client (browser, OS and device family from the user
+    agent, hashed): a sign-in whose key the account has not used before is a *new device*
+    (``is_new_device``), and the user is mailed about it. Rows are kept for
+    ``ACCOUNT_EVENTS_KEEP_DAYS`` (``campus.accounts.jobs``) so a device seen in that time is
+    known. ``session_id`` is no foreign key: the event outlives the ended session.
+    """
+
+    __tablename__ = "account_events"
+    __table_args__ = (
+        Index("ix_account_events_user_id_created_at", "user_id", "created_at"),
+        Index("ix_account_events_user_id_device_key", "user_id", "device_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[AccountEventKind] = mapped_column(str_enum(AccountEventKind, "account_event_kind"))
+    # How the user signed in ("password", "register", "reset"; social providers later).
+    method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_new_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = created_at_column()

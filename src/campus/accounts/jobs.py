@@ -1,6 +1,7 @@
 """Clean-up (scheduled, ``CAMPUS_JOBS_CLEANUP_CRON``, hourly): expired or long-ended
-sign-in sessions, expired or used single-use tokens, and old effect keys of sent mail.
-Deleting what is already unusable is idempotent by nature."""
+sign-in sessions, expired or used single-use tokens (mailed links, social sign-in's
+returned states and one-time codes), and old effect keys of sent mail. Deleting what is
+already unusable is idempotent by nature."""
 
 from __future__ import annotations
 
@@ -30,10 +31,14 @@ async def cleanup(ctx: JobContext) -> None:
         tokens = await repository.delete_stale_tokens(
             session, now=now, used_before=now - KEEP_ENDED
         )
+        oauth = await repository.delete_stale_oauth_rows(
+            session, now=now, used_before=now - KEEP_ENDED
+        )
         mail_keys = await forget_effects(session, prefix="email:", before=now - KEEP_MAIL_KEYS)
     logger.info(
         "cleanup_done",
         sessions=sessions,
         tokens=tokens,
+        oauth=oauth,
         mail_keys=mail_keys,
     )

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Query, Response
 from pydantic import ValidationError
 
 from campus.accounts.schemas import UserCreate, UserRole, UserUpdate
-from campus.accounts.service import signin, users, web_sessions
-from campus.errors import CampusError, Conflict, Unauthenticated
+from campus.accounts.service import oauth, signin, users, web_sessions
+from campus.errors import CampusError, Conflict, NotFound, Unauthenticated
 from campus.http.deps import IdPath, SessionDep
 from campus.http.forms import choice, field_errors, form_values
-from campus.http.identity import AdminUser
+from campus.http.identity import AdminUser, CurrentUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.http.web import WebPage, page_params, page_router, safe_next
 
@@ -21,11 +22,28 @@ router = page_router()
 AFTER_SIGN_IN = "/"
 
 
+def oauth_buttons(page: WebPage, next_path: str = AFTER_SIGN_IN) -> list[dict[str, Any]]:
+    """The "Continue with ..." buttons of the configured providers, returning to
+    ``next_path`` after sign-in."""
+    query = f"?next={quote(next_path, safe='/')}" if next_path != AFTER_SIGN_IN else ""
+    return [
+        {
+            "name": name,
+            "label": oauth.provider_label(name),
+            "url": f"/api/v1/auth/oauth/{name}/login{query}",
+        }
+        for name in oauth.configured_providers(page.settings)
+    ]
+
+
 @router.get("/register")
 async def register_page(page: WebPage) -> Response:
     if page.user is not None:
         return page.redirect(AFTER_SIGN_IN)
-    return page.render("accounts/register.html", {"values": {}, "errors": {}})
+    return page.render(
+        "accounts/register.html",
+        {"values": {}, "errors": {}, "oauth_providers": oauth_buttons(page)},
+    )
 
 
 @router.post("/register", dependencies=[AUTH_RATE_LIMIT])
@@ -41,7 +59,9 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
         shown = {"email": values["email"], "full_name": values["full_name"]}  # never the password
         status = exc.status if isinstance(exc, CampusError) else 422
         return page.render(
-            "accounts/register.html", {"values": shown, "errors": errors}, status_code=status
+            "accounts/register.html",
+            {"values": shown, "errors": errors, "oauth_providers": oauth_buttons(page)},
+            status_code=status,
         )
     web_session = await web_sessions.start_web_session(
         session, page.settings, user, user_agent=page.user_agent, ip=page.client_ip
@@ -55,7 +75,15 @@ async def login_page(page: WebPage, next: str | None = None) -> Response:
     target = safe_next(next, AFTER_SIGN_IN)
     if page.user is not None:
         return page.redirect(target)
-    return page.render("accounts/login.html", {"values": {}, "errors": {}, "next": target})
+    return page.render(
+        "accounts/login.html",
+        {
+            "values": {},
+            "errors": {},
+            "next": target,
+            "oauth_providers": oauth_buttons(page, target),
+        },
+    )
 
 
 @router.post("/login")
@@ -84,6 +112,7 @@ async def login_submit_page(
                 "values": {"email": values["email"]},
                 "errors": {"__all__": exc.detail},
                 "next": target,
+                "oauth_providers": oauth_buttons(page, target),
             },
             status_code=exc.status,
             headers=exc.headers,
@@ -107,6 +136,44 @@ async def logout_submit_page(page: WebPage, session: SessionDep) -> Response:
     await web_sessions.end_web_session(session, cookie_value=page.session_cookie)
     page.sign_out()
     return page.redirect("/", flash="You are signed out.", kind="info")
+
+
+# --- linked sign-in methods ------------------------------------------------------------------
+
+SIGN_IN_METHODS_PATH = "/account/sign-in-methods"
+
+
+async def sign_in_methods_context(
+    page: WebPage, session: SessionDep, user: CurrentUser, *, back: str = SIGN_IN_METHODS_PATH
+) -> dict[str, Any]:
+    """What ``accounts/_sign_in_methods.html`` needs (``/account`` includes the partial)."""
+    return {
+        "sign_in_methods": await oauth.sign_in_methods(session, page.settings, user),
+        "sign_in_methods_back": back,
+        "provider_labels": {name: oauth.provider_label(name) for name in oauth.PROVIDERS},
+    }
+
+
+@router.get(SIGN_IN_METHODS_PATH)
+async def sign_in_methods_page(page: WebPage, session: SessionDep, user: CurrentUser) -> Response:
+    return page.render(
+        "accounts/sign_in_methods.html", await sign_in_methods_context(page, session, user)
+    )
+
+
+@router.post(SIGN_IN_METHODS_PATH + "/{provider}/unlink")
+async def unlink_provider_page(
+    page: WebPage, session: SessionDep, user: CurrentUser, provider: str
+) -> Response:
+    """Unlink a provider (the same rule as DELETE /api/v1/auth/oauth/accounts/{provider})."""
+    form = await page.form()
+    back = safe_next(str(form.get("back") or ""), SIGN_IN_METHODS_PATH)
+    label = oauth.provider_label(provider)
+    try:
+        await oauth.unlink_provider(session, page.settings, user, provider=provider)
+    except (Conflict, NotFound) as exc:
+        return page.redirect(back, flash=exc.detail, kind="error")
+    return page.redirect(back, flash=f"{label} is no longer linked to your account.")
 
 
 # --- admin: users ---------------------------------------------------------------------------

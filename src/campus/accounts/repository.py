@@ -17,6 +17,9 @@ from campus.models.accounts import (
     AccountToken,
     AccountTokenPurpose,
     AuthSession,
+    OAuthAccount,
+    OAuthExchangeCode,
+    OAuthState,
     User,
     UserRole,
 )
@@ -284,3 +287,88 @@ async def live_session_ids(
         )
     )
     return set((await session.execute(stmt)).scalars().all())
+
+
+# --- social sign-in ----------------------------------------------------------------------
+
+
+async def get_oauth_account(
+    session: AsyncSession, *, provider: str, subject: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.provider == provider, OAuthAccount.subject == subject
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user_oauth_account(
+    session: AsyncSession, *, user_id: int, provider: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.user_id == user_id, OAuthAccount.provider == provider
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_oauth_accounts(session: AsyncSession, *, user_id: int) -> list[OAuthAccount]:
+    stmt = (
+        select(OAuthAccount)
+        .where(OAuthAccount.user_id == user_id)
+        .order_by(OAuthAccount.provider, OAuthAccount.id)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def delete_oauth_account(session: AsyncSession, account: OAuthAccount) -> None:
+    await session.delete(account)
+    await session.flush()
+
+
+async def add_oauth_state(session: AsyncSession, *, state_hash: str, expires_at: datetime) -> None:
+    """Remember a returned ``state``; a second one with the same hash fails the flush
+    (IntegrityError), also under concurrency."""
+    session.add(OAuthState(state_hash=state_hash, expires_at=expires_at))
+    await session.flush()
+
+
+async def add_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, user_id: int, provider: str, expires_at: datetime
+) -> None:
+    session.add(
+        OAuthExchangeCode(
+            code_hash=code_hash, user_id=user_id, provider=provider, expires_at=expires_at
+        )
+    )
+    await session.flush()
+
+
+async def consume_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, now: datetime
+) -> int | None:
+    """Use a one-time code up, atomically: the user id, or None if the code is unknown,
+    used (also by a concurrent request) or expired."""
+    stmt = (
+        update(OAuthExchangeCode)
+        .where(
+            OAuthExchangeCode.code_hash == code_hash,
+            OAuthExchangeCode.used_at.is_(None),
+            OAuthExchangeCode.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(OAuthExchangeCode.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_stale_oauth_rows(
+    session: AsyncSession, *, now: datetime, used_before: datetime
+) -> int:
+    """Returned states past their expiry, and exchange codes expired or used."""
+    states = await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+    codes = await session.execute(
+        delete(OAuthExchangeCode).where(
+            or_(OAuthExchangeCode.expires_at < now, OAuthExchangeCode.used_at < used_before)
+        )
+    )
+    return int(states.rowcount or 0) + int(codes.rowcount or 0)  # type: ignore[attr-defined]

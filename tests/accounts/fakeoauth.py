@@ -92,6 +92,12 @@ class FakeProvider:
         default_factory=lambda: GoogleAccount("g-2002", "gina@example.com", True, "Gina G")
     )
     deny: bool = False
+    #: claims to change in the next ID tokens (a wrong nonce, audience, issuer...)
+    id_token_overrides: dict[str, Any] = field(default_factory=dict)
+    #: sign the next ID tokens with a key that is not in the JWKS
+    sign_with_stranger_key: bool = False
+    #: the token endpoints answer with this HTTP status (e.g. 503) instead of a token
+    token_status: int | None = None
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, private=True))
     codes: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +109,9 @@ class FakeProvider:
         """Back to the default accounts, approving, with no codes or tokens outstanding."""
         fresh = FakeProvider()
         self.github, self.google, self.deny = fresh.github, fresh.google, False
+        self.id_token_overrides = {}
+        self.sign_with_stranger_key = False
+        self.token_status = None
         self.codes.clear()
         self.tokens.clear()
         self.authorize_requests.clear()
@@ -154,6 +163,8 @@ class FakeProvider:
     async def gh_token(self, request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
         self.token_requests.append(form)
+        if self.token_status is not None:
+            return Response("upstream trouble", status_code=self.token_status)
         if (
             form.get("client_id") != GITHUB_CLIENT_ID
             or form.get("client_secret") != GITHUB_CLIENT_SECRET
@@ -222,6 +233,8 @@ class FakeProvider:
     async def g_token(self, request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
         self.token_requests.append(form)
+        if self.token_status is not None:
+            return Response("upstream trouble", status_code=self.token_status)
         expected = base64.b64encode(f"{GOOGLE_CLIENT_ID}:{GOOGLE_CLIENT_SECRET}".encode()).decode()
         if request.headers.get("authorization") != f"Basic {expected}":
             return JSONResponse({"error": "invalid_client"}, status_code=401)
@@ -251,7 +264,9 @@ class FakeProvider:
             "nonce": grant.nonce,
             "at_hash": at_hash,
         }
-        id_token = jwt.encode({"alg": "RS256", "kid": "test-key-1"}, claims, self.key)
+        claims.update(self.id_token_overrides)
+        key = RSAKey.generate_key(2048, private=True) if self.sign_with_stranger_key else self.key
+        id_token = jwt.encode({"alg": "RS256", "kid": "test-key-1"}, claims, key)
         return JSONResponse(
             {
                 "access_token": access_token,

@@ -679,3 +679,119 @@ async def test_openapi_documents_the_flow(oc: httpx.AsyncClient) -> None:
     ):
         assert path in paths
     assert "one-time code" in paths["/api/v1/auth/oauth/{provider}/login"]["get"]["description"]
+
+
+# --- a provider that misbehaves, accounts that may not sign in ---------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"nonce": "not-the-nonce-we-sent"},
+        {"aud": "someone-elses-client"},
+        {"iss": "https://evil.example"},
+        {"exp": 1_000_000_000},
+        {"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"},
+    ],
+    ids=["nonce", "audience", "issuer", "expired", "at_hash"],
+)
+async def test_google_id_token_claims_are_checked(
+    oc: httpx.AsyncClient,
+    session: AsyncSession,
+    fake_provider: FakeProvider,
+    overrides: dict[str, Any],
+) -> None:
+    fake_provider.id_token_overrides = overrides
+    response = await sign_in_via(oc, "google")
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("oauth-failed")
+    assert await count(session, User) == 0
+    assert await count(session, AuthSession) == 0
+
+
+async def test_google_id_token_signed_by_another_key_is_refused(
+    oc: httpx.AsyncClient, session: AsyncSession, fake_provider: FakeProvider
+) -> None:
+    fake_provider.sign_with_stranger_key = True
+    response = await sign_in_via(oc, "google")
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("oauth-failed")
+    assert await count(session, User) == 0
+
+
+@pytest.mark.parametrize("provider", ["github", "google"])
+async def test_a_provider_that_fails_is_a_502(
+    oc: httpx.AsyncClient, session: AsyncSession, fake_provider: FakeProvider, provider: str
+) -> None:
+    fake_provider.token_status = 503
+    response = await sign_in_via(oc, provider)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "try again" in response.json()["detail"]
+    assert await count(session, User) == 0
+    page = await sign_in_via(oc, provider, headers=HTML)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login"
+
+
+async def test_a_disabled_account_cannot_sign_in_with_a_provider(
+    oc: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    await create_user(session, settings, email="octo@example.com", is_active=False)
+    response = await sign_in_via(oc, "github")
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("account-disabled")
+    assert await count(session, AuthSession) == 0
+    assert await count(session, OAuthAccount) == 0
+
+
+async def test_a_linked_github_account_cannot_be_replaced_by_another(
+    oc: httpx.AsyncClient, session: AsyncSession, fake_provider: FakeProvider
+) -> None:
+    assert (await sign_in_via(oc, "github", headers=HTML)).status_code == 303
+    oc.cookies.clear()
+    fake_provider.github = GitHubAccount(
+        9999,
+        "octo2",
+        "Octo Two",
+        [{"email": "octo@example.com", "primary": True, "verified": True}],
+    )
+    response = await sign_in_via(oc, "github")
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("oauth-account-mismatch")
+    assert await count(session, OAuthAccount) == 1
+
+
+async def test_a_browser_signed_in_before_gets_a_new_session(
+    oc: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    from tests.pagehelpers import sign_in
+
+    await create_user(session, settings, email="someone@example.com")
+    await sign_in(oc, "someone@example.com", DEFAULT_PASSWORD)
+    old = oc.cookies.get("campus_session")
+    assert (await sign_in_via(oc, "github", headers=HTML)).status_code == 303
+    assert oc.cookies.get("campus_session") != old
+    live = (
+        await session.execute(
+            select(func.count()).select_from(AuthSession).where(AuthSession.revoked_at.is_(None))
+        )
+    ).scalar_one()
+    assert live == 1  # the earlier session of this browser ended
+
+
+def test_settings_blank_ids_are_unset_and_production_wants_secrets() -> None:
+    from campus.accounts.service.oauth import configured_providers
+    from campus.config import ConfigurationError
+
+    blank = Settings(env="test", oauth_github_client_id="  ", oauth_google_client_id="")
+    assert configured_providers(blank) == []
+    only_google = Settings(env="test", oauth_google_client_id="g", oauth_google_client_secret="s")
+    assert configured_providers(only_google) == ["google"]
+    unsafe = Settings(
+        env="production", secret_key="x" * 40, oauth_github_client_id="id-without-secret"
+    )
+    with pytest.raises(ConfigurationError, match="CAMPUS_OAUTH_GITHUB_CLIENT_SECRET"):
+        unsafe.check_production()
+    redirect_uris = Settings(env="test", oauth_client_redirect_uris="http://127.0.0.1:9/a, app:/b")
+    assert redirect_uris.oauth_client_redirect_uris == ["http://127.0.0.1:9/a", "app:/b"]

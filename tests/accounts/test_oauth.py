@@ -795,3 +795,37 @@ def test_settings_blank_ids_are_unset_and_production_wants_secrets() -> None:
         unsafe.check_production()
     redirect_uris = Settings(env="test", oauth_client_redirect_uris="http://127.0.0.1:9/a, app:/b")
     assert redirect_uris.oauth_client_redirect_uris == ["http://127.0.0.1:9/a", "app:/b"]
+
+
+async def test_concurrent_unlinks_keep_one_way_to_sign_in(
+    oauth_settings: Settings, engine: Any
+) -> None:
+    """Two requests unlinking the last two providers at once: exactly one succeeds."""
+    import asyncio
+
+    from campus.accounts.service.sessions import start_session
+    from tests.conftest import truncate_all
+
+    app = create_app(oauth_settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as db:
+            user = User(email="both@example.com", full_name="Both", password_hash=None)
+            db.add(user)
+            await db.flush()
+            for provider, subject in (("github", "31"), ("google", "g-31")):
+                db.add(OAuthAccount(user_id=user.id, provider=provider, subject=subject))
+            tokens = await start_session(db, oauth_settings, user)
+            await db.commit()
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            answers = await asyncio.gather(
+                c.delete("/api/v1/auth/oauth/accounts/github", headers=headers),
+                c.delete("/api/v1/auth/oauth/accounts/google", headers=headers),
+            )
+        assert sorted(a.status_code for a in answers) == [204, 409]
+        async with AsyncSession(engine) as db:
+            assert await count(db, OAuthAccount) == 1
+    finally:
+        await app.state.database.dispose()
+        await truncate_all(engine)

@@ -310,12 +310,19 @@ async def get_user_oauth_account(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_oauth_accounts(session: AsyncSession, *, user_id: int) -> list[OAuthAccount]:
+async def list_oauth_accounts(
+    session: AsyncSession, *, user_id: int, for_update: bool = False
+) -> list[OAuthAccount]:
+    """The user's linked accounts; ``for_update`` locks them until the unit of work ends,
+    so two concurrent unlinks of the last two cannot both pass the guard (PostgreSQL;
+    SQLite serializes writers with ``BEGIN IMMEDIATE``)."""
     stmt = (
         select(OAuthAccount)
         .where(OAuthAccount.user_id == user_id)
         .order_by(OAuthAccount.provider, OAuthAccount.id)
     )
+    if for_update:
+        stmt = stmt.with_for_update()
     return list((await session.execute(stmt)).scalars().all())
 
 

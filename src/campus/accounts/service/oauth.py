@@ -456,8 +456,10 @@ class SignInMethods:
     available: list[str]  # configured providers not linked yet
 
 
-async def sign_in_methods(session: AsyncSession, settings: Settings, user: User) -> SignInMethods:
-    accounts = await repository.list_oauth_accounts(session, user_id=user.id)
+async def sign_in_methods(
+    session: AsyncSession, settings: Settings, user: User, *, for_update: bool = False
+) -> SignInMethods:
+    accounts = await repository.list_oauth_accounts(session, user_id=user.id, for_update=for_update)
     configured = configured_providers(settings)
     password = has_password(user)
     usable = [a.provider for a in accounts if a.provider in configured]
@@ -498,8 +500,12 @@ async def unlink_provider(
         raise NotFound(
             f"Your account is not linked to {provider_label(provider)}.", code="not-linked"
         )
-    methods = await sign_in_methods(session, settings, user)
-    entry = next(m for m in methods.linked if m.provider == provider)
+    methods = await sign_in_methods(session, settings, user, for_update=True)
+    entry = next((m for m in methods.linked if m.provider == provider), None)
+    if entry is None:  # unlinked by a concurrent request meanwhile
+        raise NotFound(
+            f"Your account is not linked to {provider_label(provider)}.", code="not-linked"
+        )
     if not entry.can_unlink:
         raise Conflict(
             LAST_METHOD.format(label=provider_label(provider)), code="last-sign-in-method"

@@ -829,3 +829,86 @@ async def test_concurrent_unlinks_keep_one_way_to_sign_in(
     finally:
         await app.state.database.dispose()
         await truncate_all(engine)
+
+
+# --- linking a provider while signed in ------------------------------------------------------
+
+
+async def test_a_signed_in_user_links_a_provider_from_the_sign_in_methods_page(
+    oc: httpx.AsyncClient, session: AsyncSession, settings: Settings, fake_provider: FakeProvider
+) -> None:
+    from tests.pagehelpers import sign_in
+
+    user = await create_user(session, settings, email="pat@example.com", full_name="Pat")
+    await sign_in(oc, "pat@example.com", DEFAULT_PASSWORD)
+    web_cookie = oc.cookies.get("campus_session")
+    page = await oc.get("/account/sign-in-methods", headers=HTML)
+    assert "Link GitHub" in page.text
+    assert "Link Google" in page.text
+    assert "/api/v1/auth/oauth/google/login?link=true&amp;next=/account/sign-in-methods" in (
+        page.text
+    )
+    # A Google account with another (even unverified) address: the person proved both.
+    fake_provider.google = GoogleAccount("g-pat", "pat.private@example.org", False, "Pat G")
+    response = await sign_in_via(
+        oc, "google", headers=HTML, link="true", next="/account/sign-in-methods"
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/account/sign-in-methods"
+    assert "campus_session=" not in response.headers.get("set-cookie", "")
+    assert oc.cookies.get("campus_session") == web_cookie  # still the same session
+    link = (await session.execute(select(OAuthAccount))).scalar_one()
+    assert (link.user_id, link.provider, link.subject) == (user.id, "google", "g-pat")
+    after = await oc.get("/account/sign-in-methods", headers=HTML)
+    assert "Google is now linked to your account." in after.text
+    assert "Unlink Google" in after.text
+    assert "Link Google" not in after.text
+    # Later, "Continue with Google" signs in as Pat.
+    oc.cookies.clear()
+    assert (await sign_in_via(oc, "google", headers=HTML)).status_code == 303
+    sessions = (
+        await session.execute(select(AuthSession).where(AuthSession.user_id == user.id))
+    ).scalars()
+    assert len(list(sessions)) == 2
+
+
+async def test_linking_an_account_someone_else_has_is_refused(
+    oc: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    from tests.pagehelpers import sign_in
+
+    assert (await sign_in_via(oc, "github", headers=HTML)).status_code == 303  # octo's
+    oc.cookies.clear()
+    await create_user(session, settings, email="pat@example.com")
+    await sign_in(oc, "pat@example.com", DEFAULT_PASSWORD)
+    response = await sign_in_via(
+        oc, "github", headers=HTML, link="true", next="/account/sign-in-methods"
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/account/sign-in-methods"
+    page = await oc.get("/account/sign-in-methods", headers=HTML)
+    assert "already linked to another Campus account" in page.text
+    assert await count(session, OAuthAccount) == 1
+    api = await sign_in_via(oc, "github", link="true")
+    assert api.status_code == 409
+    assert api.json()["type"].endswith("oauth-account-taken")
+
+
+async def test_linking_needs_a_signed_in_browser(
+    oc: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    response = await sign_in_via(
+        oc, "github", headers=HTML, link="true", next="/account/sign-in-methods"
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/account/sign-in-methods"
+    page = await oc.get("/login", headers=HTML)
+    assert "Sign in to Campus first" in page.text
+    assert await count(session, OAuthAccount) == 0
+    assert await count(session, User) == 0
+    assert (
+        await oc.get(
+            "/api/v1/auth/oauth/github/login",
+            params={"link": "true", "client_redirect_uri": APP_REDIRECT},
+        )
+    ).status_code == 422

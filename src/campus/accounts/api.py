@@ -423,6 +423,13 @@ async def oauth_login(
         str | None,
         Query(max_length=500, description="API clients: echoed back as `state`."),
     ] = None,
+    link: Annotated[
+        bool,
+        Query(
+            description="Browser flow: link the provider to the account signed in on the "
+            "site (its sign-in methods page) instead of signing in."
+        ),
+    ] = False,
 ) -> Response:
     started = await oauth.begin_sign_in(
         settings,
@@ -431,6 +438,7 @@ async def oauth_login(
         next_path=safe_next(next, "/"),
         client_redirect_uri=client_redirect_uri,
         client_state=client_state,
+        link=link,
     )
     response = RedirectResponse(started.authorize_url, status_code=status.HTTP_302_FOUND)
     response.headers["Cache-Control"] = "no-store"
@@ -477,21 +485,33 @@ async def oauth_callback(
     cookie_name = oauth.state_cookie_name(provider)
     cookie_value = request.cookies.get(cookie_name)
     started = oauth.peek_flow(settings, provider=provider, cookie_value=cookie_value)
+    response: Response
     try:
         flow = oauth.read_flow(settings, provider=provider, cookie_value=cookie_value, state=state)
         if error:
             raise oauth.provider_error(provider, error)
-        user = await oauth.sign_in_with_provider(session, settings, providers, flow=flow, code=code)
-        if flow.client_redirect_uri is not None:
+        previous = request.cookies.get(SESSION_COOKIE, "")
+        signed_in = None
+        if flow.link and previous:
+            found = await web_sessions.user_from_web_session(session, cookie_value=previous)
+            signed_in = found[1] if found else None
+        user = await oauth.sign_in_with_provider(
+            session, settings, providers, flow=flow, code=code, signed_in=signed_in
+        )
+        if flow.link:
+            response = browser_context(request, settings).redirect(
+                flow.next_path,
+                flash=f"{oauth.provider_label(provider)} is now linked to your account.",
+            )
+        elif flow.client_redirect_uri is not None:
             one_time = await oauth.issue_exchange_code(session, settings, user, provider=provider)
-            response: Response = RedirectResponse(
+            response = RedirectResponse(
                 _with_params(
                     flow.client_redirect_uri, {"code": one_time, "state": flow.client_state}
                 ),
                 status_code=status.HTTP_302_FOUND,
             )
         else:
-            previous = request.cookies.get(SESSION_COOKIE)
             if previous:
                 await web_sessions.end_web_session(session, cookie_value=previous)
             web_session = await web_sessions.start_web_session(
@@ -517,9 +537,11 @@ async def oauth_callback(
                 status_code=status.HTTP_302_FOUND,
             )
         elif "text/html" in request.headers.get("accept", ""):
-            page = browser_context(request, settings)
-            response = page.redirect(
-                login_url(started.next_path if started else None), flash=exc.detail, kind="error"
+            back = login_url(started.next_path if started else None)
+            if started is not None and started.link and exc.code != "oauth-link-needs-sign-in":
+                back = started.next_path  # the sign-in methods page the link started on
+            response = browser_context(request, settings).redirect(
+                back, flash=exc.detail, kind="error"
             )
         else:
             raise

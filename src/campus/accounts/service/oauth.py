@@ -104,6 +104,8 @@ class FlowState:
     client_redirect_uri: str | None
     client_state: str | None
     expires: int  # unix seconds
+    # Link the provider to the user signed in on the site instead of signing in.
+    link: bool = False
 
     @property
     def for_api_client(self) -> bool:
@@ -127,6 +129,7 @@ def seal_flow(settings: Settings, flow: FlowState) -> str:
         "r": flow.client_redirect_uri,
         "c": flow.client_state,
         "e": flow.expires,
+        "l": flow.link,
     }
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
     text = body.decode().rstrip("=")
@@ -164,6 +167,7 @@ async def begin_sign_in(
     next_path: str,
     client_redirect_uri: str | None = None,
     client_state: str | None = None,
+    link: bool = False,
 ) -> StartedSignIn:
     """The authorization URL of ``provider`` and the cookie binding the flow to this browser.
 
@@ -177,6 +181,10 @@ async def begin_sign_in(
         raise ValidationFailed.field(
             ["query", "client_redirect_uri"],
             "This redirect URI is not registered (CAMPUS_OAUTH_CLIENT_REDIRECT_URIS).",
+        )
+    if link and client_redirect_uri is not None:
+        raise ValidationFailed.field(
+            ["query", "link"], "Linking is for the site's pages, not for API clients."
         )
     if client_state is not None and len(client_state) > MAX_CLIENT_STATE:
         raise ValidationFailed.field(
@@ -195,6 +203,7 @@ async def begin_sign_in(
         client_redirect_uri=client_redirect_uri,
         client_state=client_state,
         expires=int(time.time()) + lifetime,
+        link=link,
     )
     return StartedSignIn(
         authorize_url=request.url,
@@ -220,6 +229,7 @@ def peek_flow(settings: Settings, *, provider: str, cookie_value: str | None) ->
             client_redirect_uri=_opt(data.get("r")),
             client_state=_opt(data.get("c")),
             expires=int(data["e"]),
+            link=data.get("l") is True,
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -276,10 +286,18 @@ async def sign_in_with_provider(
     *,
     flow: FlowState,
     code: str | None,
+    signed_in: User | None = None,
 ) -> User:
     """Finish a checked flow: exchange ``code``, use the ``state`` up, and return the user
-    the provider account belongs to (linking or creating it). Nothing is written unless
-    the whole sign-in succeeds."""
+    the provider account belongs to (linking or creating it). A linking flow
+    (``flow.link``) attaches the provider account to ``signed_in``, the user signed in on
+    the site, instead. Nothing is written unless the whole step succeeds."""
+    if flow.link and signed_in is None:
+        raise BadRequest(
+            "Sign in to Campus first, then link your "
+            f"{provider_label(flow.provider)} account from your sign-in methods.",
+            code="oauth-link-needs-sign-in",
+        )
     if not code or len(code) > 2000:
         raise BadRequest(
             f"{provider_label(flow.provider)} sent no authorization code.", code="oauth-failed"
@@ -292,16 +310,64 @@ async def sign_in_with_provider(
             code_verifier=flow.code_verifier,
             nonce=flow.nonce,
         )
+    async with session.begin_nested():  # one savepoint: a refusal leaves nothing behind
+        try:
+            async with session.begin_nested():
+                await repository.add_oauth_state(
+                    session,
+                    state_hash=_hash(f"{flow.provider}:{flow.state}"),
+                    expires_at=datetime.fromtimestamp(flow.expires, tz=UTC),
+                )
+        except IntegrityError as exc:
+            raise BadRequest(STATE_INVALID, code="oauth-state-invalid") from exc
+        if signed_in is not None and flow.link:
+            await attach_provider(session, signed_in, profile=profile)
+            return signed_in
+        return await link_or_create_user(session, profile=profile)
+
+
+async def attach_provider(session: AsyncSession, user: User, *, profile: ProviderProfile) -> None:
+    """Link a provider account to ``user`` (who is signed in and has just proven the
+    provider account too, so its email need not match or be verified)."""
+    label = provider_label(profile.provider)
+    if not profile.subject or len(profile.subject) > 255:
+        raise BadRequest(f"{label} sent an account id Campus cannot use.", code="oauth-failed")
+    now = utcnow()
+    email = (profile.email or "").strip().lower()[:320] or None
+    linked = await repository.get_oauth_account(
+        session, provider=profile.provider, subject=profile.subject
+    )
+    if linked is not None:
+        if linked.user_id != user.id:
+            raise Conflict(
+                f"This {label} account is already linked to another Campus account.",
+                code="oauth-account-taken",
+            )
+        linked.last_used_at = now
+        await session.flush()
+        return
+    if await repository.get_user_oauth_account(session, user_id=user.id, provider=profile.provider):
+        raise Conflict(
+            f"Your account is already linked to another {label} account; unlink it first.",
+            code="oauth-account-mismatch",
+        )
     try:
         async with session.begin_nested():
-            await repository.add_oauth_state(
-                session,
-                state_hash=_hash(f"{flow.provider}:{flow.state}"),
-                expires_at=datetime.fromtimestamp(flow.expires, tz=UTC),
+            session.add(
+                OAuthAccount(
+                    user_id=user.id,
+                    provider=profile.provider,
+                    subject=profile.subject,
+                    email=email,
+                    created_at=now,
+                    last_used_at=now,
+                )
             )
     except IntegrityError as exc:
-        raise BadRequest(STATE_INVALID, code="oauth-state-invalid") from exc
-    return await link_or_create_user(session, profile=profile)
+        raise Conflict(
+            f"This {label} account was just linked by another request.",
+            code="oauth-account-taken",
+        ) from exc
 
 
 def _check_active(user: User) -> None:

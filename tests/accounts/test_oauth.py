@@ -912,3 +912,30 @@ async def test_linking_needs_a_signed_in_browser(
             params={"link": "true", "client_redirect_uri": APP_REDIRECT},
         )
     ).status_code == 422
+
+
+async def test_a_social_only_user_sets_a_first_password_through_the_reset_link(
+    oc: httpx.AsyncClient, outbox: Any
+) -> None:
+    headers = await _bearer_of_social_user(oc, "github")
+    assert (await oc.get("/api/v1/auth/oauth/accounts", headers=headers)).json()[
+        "has_password"
+    ] is False
+    assert (
+        await oc.post("/api/v1/auth/password-reset", json={"email": "octo@example.com"})
+    ).status_code == 202
+    token = await outbox.last_token("octo@example.com", "/reset-password")
+    confirm = await oc.post(
+        "/api/v1/auth/password-reset/confirm",
+        json={"token": token, "new_password": "a-first-password-for-octo"},
+    )
+    assert confirm.status_code == 204
+    login = await oc.post(
+        "/api/v1/auth/login",
+        data={"username": "octo@example.com", "password": "a-first-password-for-octo"},
+    )
+    assert login.status_code == 200
+    fresh = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    methods = (await oc.get("/api/v1/auth/oauth/accounts", headers=fresh)).json()
+    assert methods["has_password"] is True
+    assert methods["linked"][0]["can_unlink"] is True

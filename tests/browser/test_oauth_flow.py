@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.main import create_app
 from campus.models.accounts import AuthSession, OAuthAccount, User
-from tests.accounts.fakeoauth import FakeProvider, GitHubAccount, running_fake_provider
+from tests.accounts.fakeoauth import (
+    FakeProvider,
+    GitHubAccount,
+    GoogleAccount,
+    running_fake_provider,
+)
 from tests.browser.conftest import _free_port, snap
 
 
@@ -94,6 +99,25 @@ async def test_continue_with_github_signs_in_on_the_cabinet(
     await page.goto(f"{oauth_server}/account/sign-in-methods")
     await page.get_by_text("Your only way to sign in").wait_for()
     await snap(page, "oauth-sign-in-methods")
+
+    # Link Google too (another address at Google), then GitHub may go.
+    fake_provider.google = GoogleAccount("g-grace", "grace@gmail.example", True, "Grace H")
+    await page.get_by_role("link", name="Link Google").click()
+    await page.wait_for_url(f"{oauth_server}/account/sign-in-methods")
+    await page.get_by_text("Google is now linked to your account.").wait_for()
+    await snap(page, "oauth-sign-in-methods-two")
+    await page.get_by_role("button", name="Unlink GitHub").click()
+    await page.get_by_text("GitHub is no longer linked to your account.").wait_for()
+    await page.get_by_text("Your only way to sign in").wait_for()
+    assert await page.get_by_role("button", name="Unlink Google").count() == 0
+    user_id = user.id
+    await db.rollback()  # a fresh snapshot: the server has committed since the last read
+    providers = (
+        (await db.execute(select(OAuthAccount.provider).where(OAuthAccount.user_id == user_id)))
+        .scalars()
+        .all()
+    )
+    assert list(providers) == ["google"]
     assert page.console_errors == []
 
 

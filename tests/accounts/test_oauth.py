@@ -939,3 +939,27 @@ async def test_a_social_only_user_sets_a_first_password_through_the_reset_link(
     methods = (await oc.get("/api/v1/auth/oauth/accounts", headers=fresh)).json()
     assert methods["has_password"] is True
     assert methods["linked"][0]["can_unlink"] is True
+
+
+async def test_google_discovery_out_of_reach(
+    oauth_settings: Settings, connection: AsyncConnection, fake_provider: FakeProvider
+) -> None:
+    """The discovery document cannot be read: no redirect to nowhere, a clear answer."""
+    from tests.accounts.fakeoauth import _free_port
+
+    broken = oauth_settings.model_copy(
+        update={"oauth_google_metadata_url": f"http://127.0.0.1:{_free_port()}/.well-known/x"}
+    )
+    app = create_app(broken)
+    try:
+        async with _client(app, connection) as c:
+            api = await c.get("/api/v1/auth/oauth/google/login")
+            assert api.status_code == 502
+            assert api.headers["content-type"] == "application/problem+json"
+            page = await c.get("/api/v1/auth/oauth/google/login?next=/cabinet", headers=HTML)
+            assert page.status_code == 303
+            assert page.headers["location"] == "/login?next=/cabinet"
+            shown = await c.get("/login", headers=HTML)
+            assert "Google could not be reached" in shown.text
+    finally:
+        await app.state.database.dispose()

@@ -32,7 +32,7 @@ from campus.accounts.service import (
     web_sessions,
 )
 from campus.config import Settings
-from campus.errors import CampusError
+from campus.errors import BadGateway, BadRequest, CampusError
 from campus.http.deps import (
     IdPath,
     SessionDep,
@@ -431,15 +431,25 @@ async def oauth_login(
         ),
     ] = False,
 ) -> Response:
-    started = await oauth.begin_sign_in(
-        settings,
-        providers,
-        provider=provider,
-        next_path=safe_next(next, "/"),
-        client_redirect_uri=client_redirect_uri,
-        client_state=client_state,
-        link=link,
-    )
+    next_path = safe_next(next, "/")
+    try:
+        started = await oauth.begin_sign_in(
+            settings,
+            providers,
+            provider=provider,
+            next_path=next_path,
+            client_redirect_uri=client_redirect_uri,
+            client_state=client_state,
+            link=link,
+        )
+    except (BadGateway, BadRequest) as exc:
+        # The provider could not be asked (e.g. Google's discovery document is out of
+        # reach): a person in a browser goes back to the sign-in page with the reason.
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        return browser_context(request, settings).redirect(
+            login_url(next_path), flash=exc.detail, kind="error"
+        )
     response = RedirectResponse(started.authorize_url, status_code=status.HTTP_302_FOUND)
     response.headers["Cache-Control"] = "no-store"
     _set_flow_cookie(

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from campus.config import Settings
-from campus.http.deps import get_session
+from campus.http.deps import SessionDep, get_session, writes_on_get
 from campus.kit.clock import utcnow
 from campus.main import create_app
 from campus.models.accounts import AuthSession, OAuthAccount, OAuthExchangeCode, User
@@ -961,5 +961,38 @@ async def test_google_discovery_out_of_reach(
             assert page.headers["location"] == "/login?next=/cabinet"
             shown = await c.get("/login", headers=HTML)
             assert "Google could not be reached" in shown.text
+    finally:
+        await app.state.database.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_a_get_marked_writes_on_get_runs_in_a_transaction(settings: Settings) -> None:
+    """The callback is a GET that writes: ``writes_on_get`` gives it a write transaction
+    (a plain GET reads in autocommit on PostgreSQL, where its writes would not be atomic)."""
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    async def in_transaction(session: AsyncSession) -> bool:
+        await session.execute(select(1))
+        raw = await (await session.connection()).get_raw_connection()
+        return bool(raw.driver_connection.is_in_transaction())
+
+    @router.get("/_test/plain-get")
+    async def plain_get(session: SessionDep) -> dict[str, bool]:
+        return {"in_transaction": await in_transaction(session)}
+
+    @router.get("/_test/writing-get")
+    @writes_on_get
+    async def writing_get(session: SessionDep) -> dict[str, bool]:
+        return {"in_transaction": await in_transaction(session)}
+
+    app = create_app(settings)
+    app.include_router(router)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            assert (await c.get("/_test/plain-get")).json() == {"in_transaction": False}
+            assert (await c.get("/_test/writing-get")).json() == {"in_transaction": True}
     finally:
         await app.state.database.dispose()

@@ -1,7 +1,7 @@
 """Clean-up (scheduled, ``CAMPUS_JOBS_CLEANUP_CRON``, hourly): expired or long-ended
-sign-in sessions, expired or used single-use tokens, account activity older than
-``KEEP_ACTIVITY`` (a device unseen that long is a new device again), and old effect keys
-of sent mail.
+sign-in sessions, expired or used single-use tokens (mailed links, social sign-in's
+returned states and one-time codes), account activity older than ``KEEP_ACTIVITY`` (a
+device unseen that long is a new device again), and old effect keys of sent mail.
 Deleting what is already unusable is idempotent by nature."""
 
 from __future__ import annotations
@@ -35,11 +35,15 @@ async def cleanup(ctx: JobContext) -> None:
             session, now=now, used_before=now - KEEP_ENDED
         )
         events = await repository.delete_old_account_events(session, before=now - KEEP_ACTIVITY)
+        oauth = await repository.delete_stale_oauth_rows(
+            session, now=now, used_before=now - KEEP_ENDED
+        )
         mail_keys = await forget_effects(session, prefix="email:", before=now - KEEP_MAIL_KEYS)
     logger.info(
         "cleanup_done",
         sessions=sessions,
         tokens=tokens,
         events=events,
+        oauth=oauth,
         mail_keys=mail_keys,
     )

@@ -4,10 +4,12 @@ runs alone (forgot password, reset it from the mailed link, confirm the email ad
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Path, Query, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts.devices import describe
 from campus.accounts.schemas import (
@@ -21,6 +23,7 @@ from campus.accounts.schemas import (
 from campus.accounts.service import (
     activity,
     devices,
+    oauth,
     passwords,
     signin,
     users,
@@ -30,20 +33,38 @@ from campus.accounts.service import (
 from campus.errors import BadRequest, CampusError, Conflict, NotFound, Unauthenticated
 from campus.http.deps import IdPath, SessionDep
 from campus.http.forms import choice, field_errors, form_values
-from campus.http.identity import AdminUser, CurrentAuth, Identity
+from campus.http.identity import AdminUser, CurrentAuth, CurrentUser, Identity
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.http.web import WebPage, WebPageContext, page_params, page_router, safe_next
+from campus.models.accounts import User
 
 router = page_router()
 
 AFTER_SIGN_IN = "/"
 
 
+def oauth_buttons(page: WebPage, next_path: str = AFTER_SIGN_IN) -> list[dict[str, Any]]:
+    """The "Continue with ..." buttons of the configured providers, returning to
+    ``next_path`` after sign-in."""
+    query = f"?next={quote(next_path, safe='/')}" if next_path != AFTER_SIGN_IN else ""
+    return [
+        {
+            "name": name,
+            "label": oauth.provider_label(name),
+            "url": f"/api/v1/auth/oauth/{name}/login{query}",
+        }
+        for name in oauth.configured_providers(page.settings)
+    ]
+
+
 @router.get("/register")
 async def register_page(page: WebPage) -> Response:
     if page.user is not None:
         return page.redirect(AFTER_SIGN_IN)
-    return page.render("accounts/register.html", {"values": {}, "errors": {}})
+    return page.render(
+        "accounts/register.html",
+        {"values": {}, "errors": {}, "oauth_providers": oauth_buttons(page)},
+    )
 
 
 @router.post("/register", dependencies=[AUTH_RATE_LIMIT])
@@ -59,7 +80,9 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
         shown = {"email": values["email"], "full_name": values["full_name"]}  # never the password
         status = exc.status if isinstance(exc, CampusError) else 422
         return page.render(
-            "accounts/register.html", {"values": shown, "errors": errors}, status_code=status
+            "accounts/register.html",
+            {"values": shown, "errors": errors, "oauth_providers": oauth_buttons(page)},
+            status_code=status,
         )
     web_session = await web_sessions.start_web_session(
         session,
@@ -86,7 +109,14 @@ async def login_page(page: WebPage, next: str | None = None, ended: str | None =
         return page.redirect(target)
     notice = SESSION_ENDED if ended == "1" else None
     return page.render(
-        "accounts/login.html", {"values": {}, "errors": {}, "next": target, "notice": notice}
+        "accounts/login.html",
+        {
+            "values": {},
+            "errors": {},
+            "next": target,
+            "notice": notice,
+            "oauth_providers": oauth_buttons(page, target),
+        },
     )
 
 
@@ -116,6 +146,7 @@ async def login_submit_page(
                 "values": {"email": values["email"]},
                 "errors": {"__all__": exc.detail},
                 "next": target,
+                "oauth_providers": oauth_buttons(page, target),
             },
             status_code=exc.status,
             headers=exc.headers,
@@ -344,6 +375,7 @@ async def _account_page(
                 {"event": event, "device": describe(event.user_agent).label}
                 for event in await activity.recent_activity(session, user)
             ],
+            **await sign_in_methods_context(page, session, user, back="/account"),
         },
         status_code=status_code,
     )
@@ -472,6 +504,44 @@ async def account_sign_out_device_page(
         page.sign_out()
         return page.redirect("/", flash="You are signed out.", kind="info")
     return page.redirect("/account", flash="That device is signed out.")
+
+
+# --- linked sign-in methods ------------------------------------------------------------------
+
+SIGN_IN_METHODS_PATH = "/account/sign-in-methods"
+
+
+async def sign_in_methods_context(
+    page: WebPageContext, session: AsyncSession, user: User, *, back: str = SIGN_IN_METHODS_PATH
+) -> dict[str, Any]:
+    """What ``accounts/_sign_in_methods.html`` needs (``/account`` includes the partial)."""
+    return {
+        "sign_in_methods": await oauth.sign_in_methods(session, page.settings, user),
+        "sign_in_methods_back": back,
+        "provider_labels": {name: oauth.provider_label(name) for name in oauth.PROVIDERS},
+    }
+
+
+@router.get(SIGN_IN_METHODS_PATH)
+async def sign_in_methods_page(page: WebPage, session: SessionDep, user: CurrentUser) -> Response:
+    return page.render(
+        "accounts/sign_in_methods.html", await sign_in_methods_context(page, session, user)
+    )
+
+
+@router.post(SIGN_IN_METHODS_PATH + "/{provider}/unlink")
+async def unlink_provider_page(
+    page: WebPage, session: SessionDep, user: CurrentUser, provider: str
+) -> Response:
+    """Unlink a provider (the same rule as DELETE /api/v1/auth/oauth/accounts/{provider})."""
+    form = await page.form()
+    back = safe_next(str(form.get("back") or ""), SIGN_IN_METHODS_PATH)
+    label = oauth.provider_label(provider)
+    try:
+        await oauth.unlink_provider(session, page.settings, user, provider=provider)
+    except (Conflict, NotFound) as exc:
+        return page.redirect(back, flash=exc.detail, kind="error")
+    return page.redirect(back, flash=f"{label} is no longer linked to your account.")
 
 
 # --- admin: users ---------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from campus.models.accounts import (
     AccountToken,
     AccountTokenPurpose,
     AuthSession,
+    OAuthAccount,
+    OAuthExchangeCode,
+    OAuthState,
     User,
     UserRole,
 )
@@ -407,3 +410,96 @@ async def recent_account_events(
 async def delete_old_account_events(session: AsyncSession, *, before: datetime) -> int:
     stmt = delete(AccountEvent).where(AccountEvent.created_at < before)
     return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- social sign-in ----------------------------------------------------------------------
+
+
+async def get_oauth_account(
+    session: AsyncSession, *, provider: str, subject: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.provider == provider, OAuthAccount.subject == subject
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user_oauth_account(
+    session: AsyncSession, *, user_id: int, provider: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.user_id == user_id, OAuthAccount.provider == provider
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_oauth_accounts(
+    session: AsyncSession, *, user_id: int, for_update: bool = False
+) -> list[OAuthAccount]:
+    """The user's linked accounts; ``for_update`` locks them until the unit of work ends,
+    so two concurrent unlinks of the last two cannot both pass the guard (PostgreSQL;
+    SQLite serializes writers with ``BEGIN IMMEDIATE``)."""
+    stmt = (
+        select(OAuthAccount)
+        .where(OAuthAccount.user_id == user_id)
+        .order_by(OAuthAccount.provider, OAuthAccount.id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def delete_oauth_account(session: AsyncSession, account: OAuthAccount) -> None:
+    await session.delete(account)
+    await session.flush()
+
+
+async def add_oauth_state(session: AsyncSession, *, state_hash: str, expires_at: datetime) -> None:
+    """Remember a returned ``state``; a second one with the same hash fails the flush
+    (IntegrityError), also under concurrency."""
+    session.add(OAuthState(state_hash=state_hash, expires_at=expires_at))
+    await session.flush()
+
+
+async def add_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, user_id: int, provider: str, expires_at: datetime
+) -> None:
+    session.add(
+        OAuthExchangeCode(
+            code_hash=code_hash, user_id=user_id, provider=provider, expires_at=expires_at
+        )
+    )
+    await session.flush()
+
+
+async def consume_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, now: datetime
+) -> tuple[int, str] | None:
+    """Use a one-time code up, atomically: ``(user_id, provider)``, or None if the code is
+    unknown, used (also by a concurrent request) or expired."""
+    stmt = (
+        update(OAuthExchangeCode)
+        .where(
+            OAuthExchangeCode.code_hash == code_hash,
+            OAuthExchangeCode.used_at.is_(None),
+            OAuthExchangeCode.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(OAuthExchangeCode.user_id, OAuthExchangeCode.provider)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def delete_stale_oauth_rows(
+    session: AsyncSession, *, now: datetime, used_before: datetime
+) -> int:
+    """Returned states past their expiry, and exchange codes expired or used."""
+    states = await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+    codes = await session.execute(
+        delete(OAuthExchangeCode).where(
+            or_(OAuthExchangeCode.expires_at < now, OAuthExchangeCode.used_at < used_before)
+        )
+    )
+    return int(states.rowcount or 0) + int(codes.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campus.db import Base
@@ -125,3 +125,48 @@ class AccountEvent(Base):
     device_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     is_new_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
+
+
+class OAuthAccount(Base):
+    """A provider account (GitHub, Google) linked to a user: signing in with it signs in
+    as that user. One link per provider subject, and one account of each provider per user."""
+
+    __tablename__ = "oauth_accounts"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject"),
+        UniqueConstraint("user_id", "provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    # The provider's stable id of the account (GitHub's numeric id, Google's ``sub``).
+    subject: Mapped[str] = mapped_column(String(255))
+    # The address the provider vouched for at the last sign-in (shown to the user).
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+    last_used_at: Mapped[datetime] = created_at_column()
+
+
+class OAuthState(Base):
+    """A ``state`` of a social sign-in that has come back from the provider: its SHA-256,
+    kept until it would have expired anyway, so the same callback cannot be replayed."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OAuthExchangeCode(Base):
+    """A one-time code an API client exchanges for tokens after a social sign-in (the
+    tokens never travel in a URL). Only its SHA-256 is stored; it lives a minute."""
+
+    __tablename__ = "oauth_exchange_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -216,14 +216,8 @@ async def test_verify_email_from_the_mailed_link(
     account = await client.get("/account", headers=HTML)
     assert "Not confirmed" in account.text
 
-    opened = await client.get(f"/verify-email?token={link}", headers=HTML)
-    assert opened.status_code == 200
-    assert email in opened.text
-    confirmed = await client.post(
-        "/verify-email",
-        data={"token": link, "csrf_token": csrf_from(opened.text)},
-        headers=HTML,
-    )
+    # Opening the mailed link confirms the address (a black-box client only follows it).
+    confirmed = await client.get(f"/verify-email?token={link}", headers=HTML)
     assert confirmed.status_code == 303
     assert confirmed.headers["location"] == "/account"
     account = await client.get("/account", headers=HTML)
@@ -255,9 +249,6 @@ async def test_verify_email_explains_a_dead_link_and_offers_a_new_one(
     )
     assert resend.status_code == 303
     assert await outbox.last_token(user.email, "/verify-email")
-    posted = await post_form(client, "/verify-email", {"token": "nope"}, from_page="/account")
-    assert posted.status_code == 400
-    assert "This link does not work" in posted.text
 
 
 # --- /account ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from campus.accounts.service import (
     web_sessions,
 )
 from campus.errors import BadRequest, CampusError, Conflict, NotFound, Unauthenticated
-from campus.http.deps import IdPath, SessionDep
+from campus.http.deps import IdPath, SessionDep, writes_on_get
 from campus.http.forms import choice, field_errors, form_values
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser, Identity
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
@@ -295,34 +295,23 @@ async def reset_password_submit_page(page: WebPage, session: SessionDep) -> Resp
 
 
 @router.get("/verify-email")
+@writes_on_get
 async def verify_email_page(
     page: WebPage,
     session: SessionDep,
     token: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
-    """The mailed link: checks the token, and a button confirms (a POST, so that mail
-    scanners that open links do not use it up)."""
+    """The mailed link confirms the address when it is opened (as GitHub's does): the
+    token is single-use and proves the mailbox; a used one explains itself."""
     try:
         if not _token(token):
             raise BadRequest("missing token", code="invalid-token")
-        user = await verification.check_verification_token(session, token=_token(token))
+        await verification.verify_email(session, page.settings, token=_token(token))
     except BadRequest:
         if page.state.viewer is not None and page.state.viewer.is_verified:
-            return page.render("accounts/verify_email.html", {"done": True})
-        return _link_problem(page, kind="verify")
-    return page.render(
-        "accounts/verify_email.html", {"done": False, "token": _token(token), "email": user.email}
-    )
-
-
-@router.post("/verify-email")
-async def verify_email_submit_page(page: WebPage, session: SessionDep) -> Response:
-    token = _token(form_values(await page.form(), "token")["token"])
-    try:
-        if not token:
-            raise BadRequest("missing token", code="invalid-token")
-        await verification.verify_email(session, page.settings, token=token)
-    except BadRequest:
+            return page.render("accounts/verify_email.html")
+                "accounts/verify_email.html",
+            )
         return _link_problem(page, kind="verify")
     target = "/account" if page.user is not None else "/login?next=/account"
     return page.redirect(target, flash="Thank you: your email address is confirmed.")

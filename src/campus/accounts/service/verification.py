@@ -32,12 +32,6 @@ async def resend_verification_email(session: AsyncSession, settings: Settings, a
     await send_verification_email(session, settings, actor)
 
 
-async def check_verification_token(session: AsyncSession, *, token: str) -> User:
-    """The user of a valid, unused, unexpired verification token, else 400 (nothing used)."""
-    _, user = await redeem(session, token=token, purpose=AccountTokenPurpose.VERIFY_EMAIL)
-    return user
-
-
 async def verify_email(session: AsyncSession, settings: Settings, *, token: str) -> User:
     """Confirm the user's address with a mailed token (single use)."""
     del settings

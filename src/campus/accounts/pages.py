@@ -310,8 +310,6 @@ async def verify_email_page(
     except BadRequest:
         if page.state.viewer is not None and page.state.viewer.is_verified:
             return page.render("accounts/verify_email.html")
-                "accounts/verify_email.html",
-            )
         return _link_problem(page, kind="verify")
     target = "/account" if page.user is not None else "/login?next=/account"
     return page.redirect(target, flash="Thank you: your email address is confirmed.")

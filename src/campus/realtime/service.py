@@ -26,9 +26,11 @@ TICKET_MAX_CHARS = 128
 
 @dataclass(frozen=True, slots=True)
 class SocketIdentity:
-    """Whose socket it is: the user and the sign-in session (``kind`` ``api`` or ``web``)."""
+    """Whose socket it is: the user's id and the sign-in session (``kind`` ``api`` or
+    ``web``). Ids only: an open socket keeps no ORM object (each frame that needs the user
+    loads it, checking the session)."""
 
-    user: User
+    user_id: int
     session_id: str
     kind: str
 
@@ -71,7 +73,7 @@ async def identity_from_ticket(session: AsyncSession, ticket: str) -> SocketIden
     )
     if user is None:
         return None
-    return SocketIdentity(user=user, session_id=session_id, kind="api")
+    return SocketIdentity(user_id=user.id, session_id=session_id, kind="api")
 
 
 async def identity_from_cookie(session: AsyncSession, cookie_value: str) -> SocketIdentity | None:
@@ -79,13 +81,13 @@ async def identity_from_cookie(session: AsyncSession, cookie_value: str) -> Sock
     if found is None:
         return None
     auth_session, user = found
-    return SocketIdentity(user=user, session_id=auth_session.id, kind="web")
+    return SocketIdentity(user_id=user.id, session_id=auth_session.id, kind="web")
 
 
 async def current_user(session: AsyncSession, identity: SocketIdentity) -> User | None:
     """The socket's user if its session is still live (checked before each frame's work)."""
     return await sessions.live_session_user(
-        session, session_id=identity.session_id, user_id=identity.user.id, kind=identity.kind
+        session, session_id=identity.session_id, user_id=identity.user_id, kind=identity.kind
     )
 
 

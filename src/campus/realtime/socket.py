@@ -37,9 +37,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocketState
 
 from campus.chat import service as chat_service
@@ -145,7 +146,7 @@ class Connection:
 
     @property
     def user_id(self) -> int:
-        return self.identity.user.id
+        return self.identity.user_id
 
     def deliver(self, frame: str) -> None:
         """Queue a frame (a broadcaster listener: synchronous, never blocks)."""
@@ -335,9 +336,6 @@ class SocketHub:
         return len(ended)
 
 
-router = APIRouter()
-
-
 async def _identify(ws: WebSocket, hub: SocketHub) -> SocketIdentity | None:
     origin = ws.headers.get("origin")
     if origin is not None and origin_of(origin) not in hub.origins:
@@ -353,7 +351,6 @@ async def _identify(ws: WebSocket, hub: SocketHub) -> SocketIdentity | None:
     return None
 
 
-@router.websocket("/ws")
 async def socket(ws: WebSocket) -> None:
     """JSON frames of API.md §7; see the module's docstring."""
     hub: SocketHub = ws.app.state.sockets
@@ -489,3 +486,9 @@ async def _send_chat(hub: SocketHub, connection: Connection, course_id: int, bod
     async with hub.writing() as session:
         user = await _live_user(session, connection)
         await chat_service.post_message(session, user, course_id=course_id, body=checked.body)
+
+
+#: The socket as a plain Starlette route: FastAPI's WebSocket route would add dependency
+#: solving and exit stacks that stay alive for each socket's whole life (it takes no
+#: dependencies). ``campus.main`` mounts it under ``/api/v1``.
+route = WebSocketRoute("/ws", socket, name="socket")

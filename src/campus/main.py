@@ -29,6 +29,7 @@ from campus.http.middleware import (
 )
 from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
+from campus.http.textguard import TextGuardMiddleware
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
@@ -129,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
         ),
+        # Innermost: the text of a request (path, query, headers, cookies, form, JSON)
+        # checked once for NUL and lone surrogates, after the body's size is bounded.
+        Middleware(TextGuardMiddleware),
     ]
     app = FastAPI(
         title="Campus",

@@ -18,14 +18,15 @@ from campus.accounts.schemas import (
     UserUpdate,
 )
 from campus.accounts.service import passwords, sessions, signin, users, verification
-from campus.http.deps import IdPath, SessionDep, SettingsDep, page_params, page_response
+from campus.http.deps import NO_STORE, IdPath, SessionDep, SettingsDep, page_params, page_response
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.kit.pagination.envelope import Page
 from campus.kit.pagination.params import PageParams
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"])
+# Tokens and account data: never cached (Cache-Control: no-store on every answer).
+auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[NO_STORE])
+users_router = APIRouter(prefix="/users", tags=["users"], dependencies=[NO_STORE])
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}}
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {

@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await lag_monitor.stop()
             if redis is not None:
                 await redis.aclose()
+            await rate_limiter.aclose()
             await database.dispose()
 
     cors_origins = list(settings.cors_origins)

@@ -32,6 +32,7 @@ from campus.notifications import service as notifications
 DERIVED_SLUG_MAX = SLUG_MAX - 12
 SLUG_ATTEMPTS = 8
 FALLBACK_SLUG = "course"
+COURSE_GONE = "Course not found."
 
 
 def can_manage(actor: User | None, course: Course | CourseCard) -> bool:
@@ -257,7 +258,8 @@ async def _managed_lesson(
 ) -> Lesson:
     """A lesson of a course ``actor`` manages, with the course row locked for reordering."""
     course = await _managed_course(session, actor, course_id)
-    await repository.lock_course(session, course.id)
+    if not await repository.lock_course(session, course.id):
+        raise NotFound(COURSE_GONE)
     lesson = await repository.get_course_lesson(session, course_id=course.id, lesson_id=lesson_id)
     if lesson is None:
         raise NotFound("Lesson not found.")
@@ -274,7 +276,8 @@ async def create_lesson(
     learners who had finished the course have not finished it any more.
     """
     course = await _managed_course(session, actor, course_id)
-    await repository.lock_course(session, course.id)
+    if not await repository.lock_course(session, course.id):
+        raise NotFound(COURSE_GONE)  # deleted while this request waited for the lock
     highest = await repository.max_position(session, course.id)
     position = data.position if data.position is not None else highest + 1
     if position > highest + 1:

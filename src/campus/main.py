@@ -33,6 +33,7 @@ from campus.http.textguard import TextGuardMiddleware
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
+from campus.kit import markdown
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.api import router as operations_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     init_sentry(settings)
 
+    markdown.renderer.configure(timeout=settings.markdown_timeout_seconds)
     database = Database(settings)
     redis = create_redis(settings)
     rate_limiter = RateLimiter.from_settings(settings)
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
             await rate_limiter.aclose()
+            markdown.renderer.close()
             await database.dispose()
 
     cors_origins = list(settings.cors_origins)

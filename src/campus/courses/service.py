@@ -22,6 +22,8 @@ from campus.courses.schemas import (
     LessonUpdate,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from campus.kit import markdown
+from campus.kit.aftercommit import after_commit
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
@@ -112,6 +114,12 @@ async def _flush_in_savepoint(session: AsyncSession, course: Course) -> bool:
     return True
 
 
+def _render_when_committed(session: AsyncSession, text: str | None) -> None:
+    """Markdown is rendered once, when written: in the background after the commit (off
+    the event loop, bounded), so the views that follow find its HTML cached."""
+    after_commit(session, lambda: markdown.prime(text))
+
+
 async def create_course(session: AsyncSession, actor: User, *, data: CourseCreate) -> CourseCard:
     """A new course taught by ``actor``.
 
@@ -135,6 +143,7 @@ async def create_course(session: AsyncSession, actor: User, *, data: CourseCreat
                 break
         else:
             raise Conflict("Could not find a free slug; give one explicitly.", code="slug-taken")
+    _render_when_committed(session, course.description)
     return await get_course(session, actor, course_id=course.id)
 
 
@@ -156,6 +165,8 @@ async def update_course(
         course.slug = slug
     for name, value in fields.items():
         setattr(course, name, value)
+    if "description" in fields:
+        _render_when_committed(session, course.description)
     try:
         async with session.begin_nested():
             await session.flush()
@@ -288,6 +299,7 @@ async def create_lesson(
     lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
     session.add(lesson)
     await session.flush()
+    _render_when_committed(session, lesson.content)
     if course.is_published:
         # Its students hear of it: one INSERT ... SELECT, whatever their number, delivered
         # live after the commit.
@@ -347,6 +359,8 @@ async def update_lesson(
     for name, value in fields.items():
         setattr(lesson, name, value)
     await session.flush()
+    if "content" in fields:
+        _render_when_committed(session, lesson.content)
     return lesson
 
 

@@ -27,6 +27,7 @@ from campus.http.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from campus.http.openapi import install_openapi
 from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
 from campus.http.textguard import TextGuardMiddleware
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if lag_monitor is not None:
         app.include_router(looplag.router)
     include_domains(app)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -130,6 +130,7 @@ async def test_the_board_sorts_by_priority_rank(
         assert created.status_code == 201
     await sign_in(client, user.email, DEFAULT_PASSWORD)
     ascending = (await client.get("/tasks?sort=priority", headers=HTML)).text
+    assert '<option value="priority" selected' in ascending  # the form shows the order used
     assert ascending.index("Low task") < ascending.index("Mid task") < ascending.index("High task")
     descending = (await client.get("/tasks?sort=-priority", headers=HTML)).text
     assert descending.index("High task") < descending.index("Mid task")

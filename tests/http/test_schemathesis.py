@@ -25,6 +25,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -137,6 +138,11 @@ def _fuzz(operation: Any, world: World, role: str, base_url: str) -> None:
         if operation.path_parameters and name in {p.name for p in operation.path_parameters}
     }
 
+    cases = st.one_of(
+        operation.as_strategy(),  # valid input: the rules, the permissions, the responses
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),  # invalid: 4xx
+    )
+
     @hypothesis.settings(
         max_examples=PER_OPERATION,
         deadline=None,
@@ -146,7 +152,7 @@ def _fuzz(operation: Any, world: World, role: str, base_url: str) -> None:
         phases=[Phase.explicit, Phase.generate] if not EXAMPLES else list(Phase),
         print_blob=True,
     )
-    @given(case=operation.as_strategy(), picks=st.fixed_dictionaries(real))
+    @given(case=cases, picks=st.fixed_dictionaries(real))
     def run(case: Any, picks: dict[str, int | None]) -> None:
         for name, value in picks.items():
             if value is not None:

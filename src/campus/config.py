@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
+    metrics_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
     # Email
     email_backend: Literal["console", "smtp", "sendgrid", "mailgun", "memory"] = "console"
@@ -115,6 +116,9 @@ class Settings(BaseSettings):
     jobs_idle_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
     jobs_shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
     jobs_enqueue_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: unset: ``<temp dir>/campus-worker-<uid>.heartbeat`` (campus.jobs.heartbeat)
+    jobs_heartbeat_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Scheduled jobs (reminders, digest, clean-up): in the worker with Redis, in the app
     # process without it. Off: nothing is scheduled (tests).
     jobs_schedule: bool = True
@@ -131,6 +135,11 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    # Certificates (campus.certificates): the Ed25519 key that signs them, as PEM (PKCS#8)
+    # or the base64 of its 32-byte seed. Unset in development and tests: a key derived from
+    # the secret key. Required in production.
+    certificate_signing_key: str | None = None
 
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -207,6 +216,19 @@ class Settings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator("certificate_signing_key")
+    @classmethod
+    def _valid_signing_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from campus.kit.ed25519 import load_private_key
+
+        try:
+            load_private_key(value)
+        except ValueError as exc:
+            raise ValueError(f"CAMPUS_CERTIFICATE_SIGNING_KEY: {exc}") from None
+        return value.strip()
+
     @field_validator("stripe_api_base")
     @classmethod
     def _stripe_base(cls, value: str | None) -> str | None:
@@ -249,6 +271,10 @@ class Settings(BaseSettings):
         problems = []
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("CAMPUS_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.certificate_signing_key is None:
+            problems.append(
+                "CAMPUS_CERTIFICATE_SIGNING_KEY must be set (an Ed25519 key: PEM or base64 seed)"
+            )
         if "*" in self.cors_origins:
             problems.append("CAMPUS_CORS_ORIGINS must not contain '*'")
         if self.debug:

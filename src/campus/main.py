@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -37,6 +38,7 @@ from campus.jobs.scheduler import start_local_schedule
 from campus.kit import markdown
 from campus.log import configure_logging
 from campus.operations import looplag
+from campus.operations.activity import LearnerActivity
 from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
@@ -49,6 +51,7 @@ from campus.redis import create_redis
 from campus.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs/assets"
 
 DESCRIPTION = """
 Campus is an open-source learning platform: courses made of ordered lessons, enrollment
@@ -72,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    activity = LearnerActivity(redis, key_prefix=settings.metrics_key_prefix).register(
+        metrics.registry
+    )
     stripe_gateway = StripeGateway.from_settings(settings)
     load_jobs(settings.job_modules)
     jobs = JobQueue(settings, database, registry=metrics.registry)
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
         await sockets.start()
+        activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
             start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
@@ -94,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in schedule:
                 task.cancel()
+            await activity.stop()
             await sockets.stop()
             await jobs.close(within=10)
             if stripe_gateway is not None:
@@ -139,7 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # checked once for NUL and lone surrogates, after the body's size is bounded.
         Middleware(TextGuardMiddleware),
     ]
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their bundles served from the installed
+    # fastapi-offline package under /docs/assets: the docs work without internet access.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Campus",
         version=__version__,
         description=DESCRIPTION,
@@ -153,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
     app.state.loop_lag_monitor = lag_monitor
     app.state.metrics = metrics
+    app.state.activity = activity
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
     app.state.jobs = jobs

@@ -50,12 +50,21 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     return page.redirect(AFTER_SIGN_IN, flash=f"Welcome to Campus, {user.full_name}!")
 
 
+SESSION_ENDED = (
+    "Your session has ended: you were signed out on another device, your password was "
+    "changed, or an administrator disabled your account. Sign in again to continue."
+)
+
+
 @router.get("/login")
-async def login_page(page: WebPage, next: str | None = None) -> Response:
+async def login_page(page: WebPage, next: str | None = None, ended: str | None = None) -> Response:
     target = safe_next(next, AFTER_SIGN_IN)
     if page.user is not None:
         return page.redirect(target)
-    return page.render("accounts/login.html", {"values": {}, "errors": {}, "next": target})
+    notice = SESSION_ENDED if ended == "1" else None
+    return page.render(
+        "accounts/login.html", {"values": {}, "errors": {}, "next": target, "notice": notice}
+    )
 
 
 @router.post("/login")

@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=32, ge=1)
+    # One Markdown render (lesson content, course description) in the worker process at
+    # most this long; past it the text is shown unformatted (campus.kit.markdown).
+    markdown_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 
     # Real time (chat, notifications, the WebSocket at /api/v1/ws)

@@ -250,6 +250,43 @@ async def _rollback(session: AsyncSession) -> None:
     await session.rollback()
 
 
+def is_foreign_key_violation(error: exc.IntegrityError) -> bool:
+    """A row this statement refers to is gone (or never was): SQLSTATE 23503 on
+    PostgreSQL, ``FOREIGN KEY constraint failed`` on SQLite."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "23503" or getattr(orig, "pgcode", None) == "23503":
+        return True
+    return "FOREIGN KEY constraint failed" in str(orig)
+
+
+def is_unique_violation(error: exc.IntegrityError) -> bool:
+    """SQLSTATE 23505 on PostgreSQL, ``UNIQUE constraint failed`` on SQLite."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(orig)
+
+
+@asynccontextmanager
+async def referenced_rows_may_vanish(
+    session: AsyncSession, error: CampusError
+) -> AsyncIterator[None]:
+    """Run the block's writes in a savepoint; raise ``error`` if a row they refer to was
+    deleted meanwhile by a concurrent request (a foreign-key violation).
+
+    For writes that race a delete: a completion or a task pointing at a lesson being
+    deleted, a lesson added to a course being deleted. Checked before, such a row existed;
+    the database is the only judge of whether it still does when the write lands.
+    """
+    try:
+        async with session.begin_nested():
+            yield
+    except exc.IntegrityError as caught:
+        if is_foreign_key_violation(caught):
+            raise error from caught
+        raise
+
+
 _FLUSHED = "campus.flushed"
 
 

@@ -32,11 +32,14 @@ from campus.http.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from campus.http.openapi import install_openapi
 from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
+from campus.http.textguard import TextGuardMiddleware
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
+from campus.kit import markdown
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.activity import LearnerActivity
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     init_sentry(settings)
 
+    markdown.renderer.configure(timeout=settings.markdown_timeout_seconds)
     database = Database(settings)
     redis = create_redis(settings)
     rate_limiter = RateLimiter.from_settings(settings)
@@ -113,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await lag_monitor.stop()
             if redis is not None:
                 await redis.aclose()
+            await rate_limiter.aclose()
+            markdown.renderer.close()
             await database.dispose()
 
     cors_origins = list(settings.cors_origins)
@@ -144,6 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
         ),
+        # Innermost: the text of a request (path, query, headers, cookies, form, JSON)
+        # checked once for NUL and lone surrogates, after the body's size is bounded.
+        Middleware(TextGuardMiddleware),
     ]
     # Swagger UI (/docs) and ReDoc (/redoc) with their bundles served from the installed
     # fastapi-offline package under /docs/assets: the docs work without internet access.
@@ -185,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             JobQueueMiddleware(sockets_route, queue=jobs), trusted_proxies=settings.trusted_proxies
         ),
     )
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -8,18 +8,30 @@ email address or IP appears in Redis. Exceeding a limit raises ``campus.errors.R
 
 If the storage is unreachable the limiter fails *open* and logs an error: a Redis outage
 must not lock everybody out (``/health`` reports it).
+
+Sign-in failures are *reserved* (:meth:`RateLimiter.reserve`): the attempt takes a place in
+the window atomically before the password is checked, and gives it back
+(:meth:`RateLimiter.release`) only when the password was right. So N guesses sent at once
+check at most the limit's worth of passwords; the rest are 429 before any verify. The
+ledger is in memory, or a sorted set per key in Redis updated by one Lua script; when
+Redis is unreachable reservations fall back to this process's memory (never fail open:
+these limits guard passwords).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from campus.config import Settings
 from campus.errors import RateLimited
@@ -37,6 +49,62 @@ def _digest(part: str) -> str:
     return hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A place taken in a limit's window; give it back with :meth:`RateLimiter.release`."""
+
+    limit: str
+    key: str  # the ledger key (prefix, scope and digest)
+    token: str
+    in_memory: bool
+
+
+@dataclass
+class _MemoryLedger:
+    """Reservations per key in this process: (expiry, token) in arrival order. Each method
+    runs without awaiting, so on one event loop it is atomic."""
+
+    entries: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)
+
+    def reserve(self, key: str, amount: int, expiry: float, token: str) -> float | None:
+        """Take a place; ``None`` when taken, else the seconds until one frees up."""
+        now = time.monotonic()
+        queue = self.entries.setdefault(key, deque())
+        while queue and queue[0][0] <= now:
+            queue.popleft()
+        if len(queue) >= amount:
+            return max(queue[0][0] - now, 0.0)
+        queue.append((now + expiry, token))
+        return None
+
+    def release(self, key: str, token: str) -> None:
+        queue = self.entries.get(key)
+        if not queue:
+            return
+        for index, (_, held) in enumerate(queue):
+            if held == token:
+                del queue[index]
+                break
+        if not queue:
+            del self.entries[key]
+
+
+# KEYS[1] the sorted set; ARGV: now (ms), window (ms), amount, token. Returns 0 when the
+# place was taken, else the milliseconds until the oldest reservation leaves the window.
+_RESERVE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+"""
+
+
 class RateLimiter:
     def __init__(
         self, *, storage_uri: str | None = None, prefix: str = "campus", enabled: bool = True
@@ -51,6 +119,11 @@ class RateLimiter:
         else:
             self._storage = MemoryStorage()
         self._strategy = MovingWindowRateLimiter(self._storage)
+        self._ledger = _MemoryLedger()
+        self._redis: Redis | None = None
+        if storage_uri:
+            self._redis = Redis.from_url(storage_uri, socket_connect_timeout=1, socket_timeout=2)
+            self._reserve_script = self._redis.register_script(_RESERVE_SCRIPT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -116,6 +189,64 @@ class RateLimiter:
             await self._strategy.hit(_parse(limit), *self._identifiers(scope, key))
         except Exception as exc:
             logger.error("ratelimit_storage_unavailable", error=type(exc).__name__)
+
+    async def reserve(self, limit: str, scope: str, key: str) -> Reservation | None:
+        """Take one place in ``limit`` for ``key`` atomically, or raise ``RateLimited``.
+
+        For attempts that are judged afterwards (a password check): keep the place when the
+        attempt failed, :meth:`release` it when it succeeded. ``None`` when limits are off.
+        """
+        if not self.enabled:
+            return None
+        item = _parse(limit)
+        ledger_key = ":".join((*self._identifiers(scope, key), "reserved"))
+        token = secrets.token_hex(8)
+        expiry = float(item.get_expiry())
+        if self._redis is not None:
+            try:
+                wait_ms = await self._reserve_script(
+                    keys=[ledger_key],
+                    args=[int(time.time() * 1000), int(expiry * 1000), item.amount, token],
+                )
+            except Exception as exc:
+                logger.warning("ratelimit_reserve_in_memory", error=type(exc).__name__)
+            else:
+                if int(wait_ms) > 0:
+                    raise self._limited(item, int(wait_ms) / 1000)
+                return Reservation(limit, ledger_key, token, in_memory=False)
+        wait = self._ledger.reserve(ledger_key, item.amount, expiry, token)
+        if wait is not None:
+            raise self._limited(item, wait)
+        return Reservation(limit, ledger_key, token, in_memory=True)
+
+    async def release(self, reservation: Reservation | None) -> None:
+        """Give back a place taken by :meth:`reserve` (the attempt succeeded)."""
+        if reservation is None:
+            return
+        if reservation.in_memory or self._redis is None:
+            self._ledger.release(reservation.key, reservation.token)
+            return
+        try:
+            await self._redis.zrem(reservation.key, reservation.token)
+        except Exception as exc:
+            logger.error("ratelimit_storage_unavailable", error=type(exc).__name__)
+
+    @staticmethod
+    def _limited(item: RateLimitItem, wait_seconds: float) -> RateLimited:
+        retry_after = max(1, math.ceil(wait_seconds))
+        return RateLimited(
+            "Too many attempts; try again later.",
+            retry_after=retry_after,
+            headers={
+                "RateLimit-Limit": str(item.amount),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(retry_after),
+            },
+        )
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def clear(self, limit: str, scope: str, key: str) -> None:
         await self._strategy.clear(_parse(limit), *self._identifiers(scope, key))

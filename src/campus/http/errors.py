@@ -9,12 +9,15 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from campus.db import is_foreign_key_violation, is_unique_violation
 from campus.errors import (
     CampusError,
+    Conflict,
     Forbidden,
     ServiceUnavailable,
     Unauthenticated,
@@ -273,8 +276,24 @@ async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    """The safety net for a write that lost a race no service anticipated: a row it refers
+    to was deleted, or an equal one was inserted, by a concurrent request. A 409 the client
+    may retry, not a 500. (Services turn the races they know of into their own 404/409.)
+    Any other integrity error is a bug and stays a 500."""
+    assert isinstance(exc, IntegrityError)
+    if not (is_foreign_key_violation(exc) or is_unique_violation(exc)):
+        raise exc
+    busy_logger.warning("write_lost_a_race", path=request.url.path, error=str(exc.orig)[:200])
+    return await campus_error_handler(
+        request,
+        Conflict("The request conflicts with a concurrent change; try again.", code="conflict"),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, pool_timeout_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
     app.add_exception_handler(CampusError, campus_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -65,9 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     database = Database(settings)
     redis = create_redis(settings)
-    rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    rate_limiter = RateLimiter.from_settings(settings, registry=metrics.registry)
     stripe_gateway = StripeGateway.from_settings(settings)
     load_jobs(settings.job_modules)
     jobs = JobQueue(settings, database, registry=metrics.registry)

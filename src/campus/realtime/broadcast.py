@@ -164,7 +164,9 @@ class RedisBroadcaster(Broadcaster):
     listen to (plus a private control channel, so it is never idle). A message on Redis is
     ``"<unix time> <frame>"``; the time feeds ``campus_broadcast_latency_seconds``. When
     Redis drops, redis-py reconnects and subscribes again; frames published meanwhile are
-    lost (pub/sub keeps nothing), which the clients cover by reloading history on reconnect.
+    lost for the other instances (pub/sub keeps nothing; the clients cover it by reloading
+    history on reconnect), while this instance delivers its own publishes to its own
+    sockets directly.
     """
 
     def __init__(
@@ -202,6 +204,22 @@ class RedisBroadcaster(Broadcaster):
                 await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def publish(self, items: Sequence[tuple[str, str]]) -> None:
+        try:
+            await self._publish_to_redis(items)
+        except Exception as exc:
+            # Redis is down: this instance's own sockets still get the frames; sockets on
+            # other instances miss them (their clients reload the history on reconnect).
+            logger.warning(
+                "realtime_redis_publish_failed",
+                error=type(exc).__name__,
+                frames=len(items),
+                hint="delivered to this instance's sockets only",
+            )
+            now = time.time()
+            for channel, frame in items:
+                self._dispatch(channel, frame, now)
+
+    async def _publish_to_redis(self, items: Sequence[tuple[str, str]]) -> None:
         stamp = f"{time.time():.6f} "
         if len(items) == 1:
             channel, frame = items[0]

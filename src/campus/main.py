@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
         await sockets.start()
+        # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
+        undo_signal_hook = sockets.close_on_termination()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
             start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in schedule:
                 task.cancel()
+            undo_signal_hook()
             await sockets.stop()
             await jobs.close(within=10)
             if stripe_gateway is not None:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -207,13 +209,53 @@ class SocketHub:
         await self.broadcaster.start()
         self._checker = asyncio.get_running_loop().create_task(self._check_sessions())
 
+    def going_away(self) -> None:
+        """Close every open socket with 1001 (Going Away), after the frames already queued."""
+        for connection in list(self.connections):
+            connection.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+
+    def close_on_termination(self) -> Callable[[], None]:
+        """Say 1001 to every socket as soon as SIGTERM or SIGINT arrives; returns the undo.
+
+        The server (uvicorn) stops listening on SIGTERM, then closes the sockets still open
+        itself, with 1012 (Service Restart), before the application's shutdown runs. So the
+        signal handler the server installed is chained: ours first schedules
+        :meth:`going_away` on the event loop, then the server's runs as before. Nothing is
+        installed when no server handles the signal (a test client, a script) or off the
+        main thread.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        loop = asyncio.get_running_loop()
+        installed: dict[int, Any] = {}
+
+        def make_handler(previous: Callable[[int, Any], Any]) -> Callable[[int, Any], None]:
+            def handler(signum: int, frame: Any) -> None:
+                loop.call_soon_threadsafe(self.going_away)
+                previous(signum, frame)
+
+            return handler
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                ours = make_handler(previous)
+                signal.signal(signum, ours)
+                installed[signum] = (previous, ours)
+
+        def undo() -> None:
+            for signum, (previous, ours) in installed.items():
+                if signal.getsignal(signum) is ours:
+                    signal.signal(signum, previous)
+
+        return undo
+
     async def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checker
-        for connection in list(self.connections):
-            connection.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+        self.going_away()
         flushers = [c.flusher for c in self.connections if c.flusher is not None]
         if flushers:
             await asyncio.wait(flushers, timeout=2)

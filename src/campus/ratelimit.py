@@ -27,6 +27,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from campus.config import Settings
 from campus.errors import RateLimited
@@ -61,6 +63,7 @@ class FallbackStorage(Storage, MovingWindowSupport):
         self.fallback = fallback or MemoryStorage()
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
+        self._probing = False
         self.degraded = False
         self.fallbacks = Counter(
             "campus_ratelimit_fallback",
@@ -78,11 +81,17 @@ class FallbackStorage(Storage, MovingWindowSupport):
         return ()
 
     async def _call(self, operation: Callable[[Storage], Awaitable[T]]) -> T:
-        if time.monotonic() >= self._down_until:
+        # While degraded, one operation at a time probes Redis once the retry time has
+        # come; the others are served from memory meanwhile, so a Redis that hangs costs
+        # no request more than one timeout.
+        probe = self.degraded and not self._probing and time.monotonic() >= self._down_until
+        if not self.degraded or probe:
+            self._probing = probe
             try:
                 result = await operation(self.primary)
             except Exception as exc:
                 self._down_until = time.monotonic() + self.retry_seconds
+                self._probing = False
                 if not self.degraded:
                     self.degraded = True
                     self.degraded_gauge.set(1)
@@ -92,6 +101,7 @@ class FallbackStorage(Storage, MovingWindowSupport):
                         hint="rate limits are kept in this process's memory until Redis is back",
                     )
             else:
+                self._probing = False
                 if self.degraded:
                     self.degraded = False
                     self.degraded_gauge.set(0)
@@ -160,6 +170,9 @@ class RateLimiter:
                 wrap_exceptions=True,
                 socket_connect_timeout=timeout_seconds,
                 socket_timeout=timeout_seconds,
+                # No retries with backoff inside redis-py (by default three, about 4 s in
+                # all): a failed operation falls back to memory at once instead.
+                retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]
             )
             self._storage = FallbackStorage(redis, registry=registry)
         else:

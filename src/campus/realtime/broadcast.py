@@ -37,6 +37,9 @@ logger = get_logger("campus.realtime")
 
 SESSION_INFO_KEY = "campus.broadcaster"
 Listener = Callable[[str], None]
+# A publish not done within this falls back to this instance's sockets (a Redis answering
+# that slowly is as good as down for live frames).
+PUBLISH_TIMEOUT = 1.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5)
 
 
@@ -205,7 +208,9 @@ class RedisBroadcaster(Broadcaster):
 
     async def publish(self, items: Sequence[tuple[str, str]]) -> None:
         try:
-            await self._publish_to_redis(items)
+            # redis-py retries a failed command with backoff (seconds in all): this
+            # instance's sockets should not wait for that when Redis is gone.
+            await asyncio.wait_for(self._publish_to_redis(items), timeout=PUBLISH_TIMEOUT)
         except Exception as exc:
             # Redis is down: this instance's own sockets still get the frames; sockets on
             # other instances miss them (their clients reload the history on reconnect).

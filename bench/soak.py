@@ -436,7 +436,11 @@ def report(
 
 
 async def run(server: Served, cluster: PostgresCluster, args: argparse.Namespace) -> None:
-    limits = httpx.Limits(max_connections=args.max_in_flight + 8, max_keepalive_connections=64)
+    # Idle connections are dropped by the client before uvicorn's keep-alive timeout (5 s)
+    # can close them under a request being sent (a ReadError that is no server fault).
+    limits = httpx.Limits(
+        max_connections=args.max_in_flight + 8, max_keepalive_connections=64, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
         seeded_at = time.monotonic()
         world = await seed(client, cluster, args)

@@ -40,7 +40,7 @@ from starlette.websockets import WebSocketState
 from campus.chat import service as chat_service
 from campus.chat.schemas import MessageCreate
 from campus.config import Settings
-from campus.db import WRITE_TRANSACTION, Database, unit_of_work
+from campus.db import WRITE_TRANSACTION, Database, database_fault, unit_of_work
 from campus.errors import CampusError
 from campus.http.identity import SESSION_COOKIE
 from campus.log import get_logger
@@ -388,7 +388,13 @@ async def _receive_loop(hub: SocketHub, connection: Connection) -> None:
             await _handle(hub, connection, data)
         except CampusError as exc:
             connection.deliver(error_frame(exc.detail, exc.code))
-        except Exception:
+        except Exception as exc:
+            if database_fault(exc) is not None:  # the database is down or full: retryable
+                logger.warning("realtime_frame_db_fault", error=type(exc).__name__)
+                connection.deliver(
+                    error_frame("The database is unavailable; try again shortly.", "unavailable")
+                )
+                continue
             logger.exception("realtime_frame_failed")
             connection.deliver(error_frame("Something went wrong.", "internal-error"))
 

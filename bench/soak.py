@@ -17,7 +17,9 @@ What it does, all on 127.0.0.1:
    the capacity, 0.7 by default, whatever the answers' latency) for ``--duration``
    seconds. Reported per minute: requests, errors (any status other than the one the step
    expects, or a transport error), p50 and p99 latency per request, the server's RSS at the
-   end of the minute. RSS growth is measured from the end of the first minute (warm-up).
+   end of the minute and its CPU use (user + system time over wall time: below 100 % while
+   latency grows means the server waited for the CPU, not for work). RSS growth is
+   measured from the end of the first minute (warm-up).
 
 The mix, by weight: browse 40 (catalog page, course page, course list, course, lessons
 through the API, anonymous), tasks 30 (create, list, edit, complete, delete: each
@@ -347,9 +349,15 @@ def rss_mib(server: Served) -> float:
     return server.rss_kib() / 1024
 
 
+def cpu_seconds(server: Served) -> float:
+    """The server process's user + system CPU time (from /proc)."""
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def soak(
     client: httpx.AsyncClient, world: World, server: Served, rate: float, args: argparse.Namespace
-) -> tuple[Recorder, list[float], int]:
+) -> tuple[Recorder, list[float], list[float], int]:
     rec = Recorder()
     interval = 1.0 / rate
     started = time.monotonic()
@@ -357,12 +365,18 @@ async def soak(
     in_flight: set[asyncio.Task[None]] = set()
     skipped = 0
     rss_by_minute: list[float] = []
+    cpu_by_minute: list[float] = []
+    cpu_before = cpu_seconds(server)
+    minute_started = started
     next_minute = started + 60
     next_at = started
     while True:
         now = time.monotonic()
         if now >= next_minute or now >= end:
             rss_by_minute.append(rss_mib(server))
+            cpu_now = cpu_seconds(server)
+            cpu_by_minute.append((cpu_now - cpu_before) / max(1e-9, now - minute_started) * 100)
+            cpu_before, minute_started = cpu_now, now
             minute = len(rss_by_minute)
             recent = [s for s in rec.samples if s.started >= next_minute - 60]
             errors = sum(not s.ok for s in recent)
@@ -385,7 +399,7 @@ async def soak(
         task.add_done_callback(in_flight.discard)
     if in_flight:
         await asyncio.wait(in_flight, timeout=30)
-    return rec, rss_by_minute, skipped
+    return rec, rss_by_minute, cpu_by_minute, skipped
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -396,12 +410,18 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def report(
-    rec: Recorder, rss: list[float], started: float, capacity_ops: float, rate: float, skipped: int
+    rec: Recorder,
+    rss: list[float],
+    cpu: list[float],
+    started: float,
+    capacity_ops: float,
+    rate: float,
+    skipped: int,
 ) -> None:
-    print("\n| minute | requests | errors | p50 ms | p99 ms | server RSS MiB |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("\n| minute | requests | errors | p50 ms | p99 ms | server RSS MiB | server CPU % |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     p99s = []
-    for minute, rss_now in enumerate(rss, start=1):
+    for minute, (rss_now, cpu_now) in enumerate(zip(rss, cpu, strict=True), start=1):
         lo, hi = started + (minute - 1) * 60, started + minute * 60
         window = [s for s in rec.samples if lo <= s.started < hi]
         ms = [s.elapsed * 1000 for s in window]
@@ -409,7 +429,7 @@ def report(
         p99s.append(p99)
         print(
             f"| {minute} | {len(window)} | {sum(not s.ok for s in window)} | "
-            f"{quantile(ms, 0.5):.1f} | {p99:.1f} | {rss_now:.1f} |"
+            f"{quantile(ms, 0.5):.1f} | {p99:.1f} | {rss_now:.1f} | {cpu_now:.0f} |"
         )
     errors = sum(not s.ok for s in rec.samples)
     print(f"\nerrors by step: {rec.failures or 'none'}")
@@ -463,8 +483,8 @@ async def run(server: Served, cluster: PostgresCluster, args: argparse.Namespace
             flush=True,
         )
         started = time.monotonic()
-        rec, rss, skipped = await soak(client, world, server, rate, args)
-    report(rec, rss, started, capacity_ops, rate, skipped)
+        rec, rss, cpu, skipped = await soak(client, world, server, rate, args)
+    report(rec, rss, cpu, started, capacity_ops, rate, skipped)
 
 
 def main() -> None:

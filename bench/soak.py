@@ -382,7 +382,7 @@ async def soak(
             errors = sum(not s.ok for s in recent)
             print(
                 f"  minute {minute}: {len(recent)} requests, {errors} errors, "
-                f"RSS {rss_by_minute[-1]:.1f} MiB",
+                f"RSS {rss_by_minute[-1]:.1f} MiB, server CPU {cpu_by_minute[-1]:.0f} %",
                 flush=True,
             )
             next_minute += 60

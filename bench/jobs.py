@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
+LOG_DIR = Path(tempfile.mkdtemp(prefix="campus-bench-jobs-logs-"))
 sys.path.insert(0, str(ROOT))
 
 from campus.config import Settings  # noqa: E402
@@ -66,7 +67,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 def start_workers(settings: Settings, count: int, concurrency: int) -> list[subprocess.Popen[str]]:
     procs = []
-    for _ in range(count):
+    for index in range(count):
+        # A file, not a pipe nobody reads: a full pipe would stall a logging worker.
+        log = open(LOG_DIR / f"worker-{index}.log", "a")  # noqa: SIM115
         procs.append(
             subprocess.Popen(
                 [
@@ -79,7 +82,7 @@ def start_workers(settings: Settings, count: int, concurrency: int) -> list[subp
                 ],
                 env=worker_env(settings),
                 cwd=ROOT,
-                stdout=subprocess.PIPE,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
@@ -134,6 +137,21 @@ async def progress(database: Database, client: Any, job: str, jobs: int) -> int:
     return jobs - await client.queue_size()  # noop: a job leaves the stream when done
 
 
+async def bench_user(database: Database) -> int:
+    """The user every ``bench.notify`` job notifies (the notification needs a real row)."""
+    from campus.models.accounts import User, UserRole
+
+    async with database.session() as session:
+        email = "bench-jobs@campus.example"
+        found = await session.scalar(select(User.id).where(User.email == email))
+        if found is not None:
+            return int(found)
+        user = User(email=email, full_name="Bench Jobs", role=UserRole.STUDENT)
+        session.add(user)
+        await session.flush()
+        return user.id
+
+
 async def clear(database: Database) -> None:
     async with database.engine.begin() as conn:
         await conn.execute(text("DELETE FROM job_effects"))
@@ -149,6 +167,7 @@ async def throughput(
     concurrency: int,
     limit: float,
     job: str = "bench.notify",
+    user_id: int,
 ) -> tuple[float, float]:
     await clear(database)
     procs = start_workers(settings, workers, concurrency)
@@ -156,7 +175,9 @@ async def throughput(
         await wait_ready(redis, settings.jobs_queue_name, workers)
         queue = JobQueue(settings, database)
         client = await queue._connect()
-        tasks = [client.enqueue_unsafe(RUN_TASK, job, {"user_id": 1, "n": n}) for n in range(jobs)]
+        tasks = [
+            client.enqueue_unsafe(RUN_TASK, job, {"user_id": user_id, "n": n}) for n in range(jobs)
+        ]
         cpu_before = cpu_seconds(procs)
         started = time.perf_counter()
         await client.enqueue_many(tasks)
@@ -268,6 +289,8 @@ async def main() -> None:
     load_jobs(settings.job_modules)
     database = Database(settings)
     redis = aioredis.Redis.from_url(args.redis_url)
+    user_id = await bench_user(database)
+    print(f"worker logs: {LOG_DIR}", flush=True)
     try:
         w1, enqueue_rate = await throughput(
             settings,
@@ -278,6 +301,7 @@ async def main() -> None:
             concurrency=args.concurrency,
             limit=args.limit_seconds,
             job=args.job,
+            user_id=user_id,
         )
         print(f"one worker: {w1:,.0f} jobs/s", flush=True)
         w2, _ = await throughput(
@@ -289,6 +313,7 @@ async def main() -> None:
             concurrency=args.concurrency,
             limit=args.limit_seconds,
             job=args.job,
+            user_id=user_id,
         )
         print(f"two workers: {w2:,.0f} jobs/s", flush=True)
         latencies, facade = await idle_latency(

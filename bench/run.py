@@ -19,16 +19,19 @@ load stops by itself, and the servers are stopped on exit, Ctrl-C included.
 It prints a Markdown table and, last, one line:
 
     bench summary: course_get=R catalog_list=R task_list=R cabinet=R login_per_s=N
-    login_loop_lag_p99_ms=N list_p99_1m_over_10k=R
+    login_loop_lag_p99_ms=N list_p99_1m_over_10k=R gradebook_p99_1m_over_10k=R
 
 where each R is the endpoint's successful requests per second divided by the reference
-endpoint's, measured in the same run at the same scale (the largest scale run). See
-docs/performance.md.
+endpoint's, measured in the same run at the same scale (the largest scale run), and
+``gradebook_p99_1m_over_10k`` is the p99 of the gradebook of the seeded big class (10,000
+students at 1m, every ordinary student at 10k) at 1m over the same at 10k. ``--only
+gradebook`` measures just that page. See docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -70,6 +73,7 @@ class Scenario:
     target: str = "campus"  # or "reference"
     auth: bool = False
     connections: int = 32
+    as_user: str = "student"  # whose token, with auth: "student" or "teacher"
     method: str = "GET"
     body: str | None = None
     content_type: str | None = None
@@ -333,6 +337,7 @@ class Bench:
         self.campus = ""
         self.reference = ""
         self.token: str | None = None
+        self.teacher_token: str | None = None
         self.results: list[Result] = []
         self.loop_lag: dict[str, Any] | None = None
         self.logs: list[Any] = []
@@ -353,6 +358,23 @@ class Bench:
             Scenario("cabinet", "/api/v1/me/courses", auth=True),
         ]
 
+    def gradebook_scenario(self) -> Scenario | None:
+        """The gradebook API of the seeded big class, as its teacher (None: seeded before
+        the big class existed; --reseed)."""
+        gradebook = self.manifest.get("gradebook")
+        if not gradebook:
+            return None
+        path = f"/api/v1/courses/{gradebook['course_id']}/gradebook?limit=50"
+        return Scenario("gradebook", path, auth=True, as_user="teacher", connections=8)
+
+    def measure_gradebook(self) -> None:
+        scenario = self.gradebook_scenario()
+        if scenario is None:
+            note = "seeded before the gradebook course: run with --reseed"
+            self.results.append(Result(self.backend, self.scale, "gradebook", 0, note=note))
+            return
+        self.measure(scenario)
+
     def login_scenario(self) -> Scenario:
         student = self.manifest["student"]["email"]
         body = f"username={quote(student)}&password={quote(self.manifest['password'])}"
@@ -369,8 +391,9 @@ class Bench:
         return self.reference if scenario.target == "reference" else self.campus
 
     def headers(self, scenario: Scenario) -> dict[str, str]:
-        if scenario.auth and self.token:
-            return {"Authorization": f"Bearer {self.token}"}
+        token = self.teacher_token if scenario.as_user == "teacher" else self.token
+        if scenario.auth and token:
+            return {"Authorization": f"Bearer {token}"}
         return {}
 
     def start_servers(self, workdir: Path) -> None:
@@ -382,6 +405,7 @@ class Bench:
             CAMPUS_DATABASE_URL=self.url,
             CAMPUS_ENV="production",
             CAMPUS_SECRET_KEY=secrets.token_urlsafe(48),
+            CAMPUS_CERTIFICATE_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
             CAMPUS_BASE_URL=self.campus,
             CAMPUS_LOG_LEVEL="WARNING",
             CAMPUS_RATE_LIMITS_ENABLED="false",
@@ -421,25 +445,31 @@ class Bench:
         wait_ready(reference, f"{self.reference}/health/live", ref_log)
 
     def sign_in(self) -> None:
-        scenario = self.login_scenario()
+        self.token = self._token_of(self.manifest["student"]["email"])
+        gradebook = self.manifest.get("gradebook")
+        if gradebook:
+            self.teacher_token = self._token_of(gradebook["teacher"]["email"])
+
+    def _token_of(self, email: str) -> str | None:
+        body = f"username={quote(email)}&password={quote(self.manifest['password'])}"
         try:
             response = httpx.post(
-                self.campus + scenario.path,
-                content=scenario.body,
+                self.campus + "/api/v1/auth/login",
+                content=body,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                 timeout=30,
             )
         except httpx.HTTPError as exc:
             print(f"bench: sign-in failed: {exc}", file=sys.stderr)
-            return
+            return None
         if response.status_code == 200:
-            self.token = response.json()["access_token"]
-        else:
-            print(f"bench: sign-in answered {response.status_code}", file=sys.stderr)
+            return str(response.json()["access_token"])
+        print(f"bench: sign-in answered {response.status_code}", file=sys.stderr)
+        return None
 
     def probe(self, scenario: Scenario) -> str | None:
         """None when the endpoint answers 2xx, else why it cannot be measured."""
-        if scenario.auth and not self.token:
+        if scenario.auth and not self.headers(scenario):
             return "no token (sign-in failed)"
         try:
             response = httpx.request(
@@ -539,6 +569,7 @@ class Bench:
                 scenarios = self.scenarios()
                 for scenario in scenarios:
                     self.measure(scenario)
+                self.measure_gradebook()
                 self.measure_login()
                 self.measure_during_login(scenarios)
             finally:
@@ -597,6 +628,11 @@ def summary(
                 ratio = big.p99_ms / small.p99_ms
                 worst = ratio if worst is None else max(worst, ratio)
     parts.append(f"list_p99_1m_over_10k={'n/a' if worst is None else f'{worst:.2f}'}")
+    small, big = _find(results, "10k", "gradebook"), _find(results, "1m", "gradebook")
+    gradebook = "n/a"
+    if small and big and small.ok and big.ok and small.p99_ms and big.p99_ms:
+        gradebook = f"{big.p99_ms / small.p99_ms:.2f}"
+    parts.append(f"gradebook_p99_1m_over_10k={gradebook}")
     return "bench summary: " + " ".join(parts)
 
 
@@ -617,9 +653,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true", help="drop and re-seed the database")
     parser.add_argument(
         "--only",
-        choices=["all", "login"],
+        choices=["all", "login", "gradebook"],
         default="all",
-        help="'login': only the login benchmark (bench/login.py)",
+        help="'login': only the login benchmark (bench/login.py); 'gradebook': only the "
+        "gradebook of the big class",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
@@ -672,7 +709,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend, url = database_url(args.db, scale)
             manifest = ensure_seeded(url, scale, reseed=args.reseed)
             bench = Bench(backend, scale, url, manifest, opts)
-            if args.only == "login":
+            if args.only == "gradebook":
+                with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp:
+                    try:
+                        bench.start_servers(Path(tmp))
+                        bench.sign_in()
+                        bench.measure_gradebook()
+                    finally:
+                        bench.stop()
+            elif args.only == "login":
                 with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp:
                     try:
                         bench.start_servers(Path(tmp))

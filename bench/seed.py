@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sqlite3
 import sys
@@ -47,6 +48,10 @@ CHUNK = 50_000
 LESSONS_PER_COURSE = 5
 STUDENT_ENROLLMENTS = 60  # the benchmark student's cabinet: three pages of 20
 STUDENT_TASKS = 500  # the benchmark student's task list: 25 pages of 20
+# One more course, taught by teacher 2, for the gradebook benchmark: this many students
+# (fewer at the tiny scale), quizzes on its first GRADEBOOK_QUIZZES lessons.
+GRADEBOOK_STUDENTS = 10_000
+GRADEBOOK_QUIZZES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ DESCRIPTION = (
 )
 HOURS = [timedelta(hours=h) for h in range(LESSONS_PER_COURSE + 1)]
 DAYS = [timedelta(days=d) for d in range(32)]
+MINUTE = timedelta(minutes=1)
 LESSON_CONTENT = (
     "## What you will learn\n\n"
     + "Each lesson explains one idea, shows it in code and ends with an exercise. " * 6
@@ -121,6 +127,9 @@ class Plan:
         self.published = [c for c in range(1, scale.courses + 1) if c % 10 != 0]
         if len(self.published) < STUDENT_ENROLLMENTS:
             raise ValueError(f"scale too small: fewer than {STUDENT_ENROLLMENTS} courses")
+        # The gradebook course: the last course id, the first ordinary students.
+        self.gradebook_course_id = scale.courses + 1
+        self.gradebook_students = min(GRADEBOOK_STUDENTS, self.students)
 
     def _times(self, count: int) -> Iterator[datetime]:
         """``count`` timestamps spread evenly over the last two years, increasing."""
@@ -184,6 +193,9 @@ class Plan:
             teacher = 2 + (cid - 1) % teachers
             published = cid % 10 != 0
             yield (cid, slug, title, DESCRIPTION, level, price, "USD", published, teacher, at, at)
+        cid, at = self.gradebook_course_id, self.now - DAYS[31]
+        slug = f"gradebook-course-{cid}"
+        yield (cid, slug, "The big class", DESCRIPTION, "beginner", 0, "USD", True, 2, at, at)
 
     LESSON_COLUMNS = (
         "id",
@@ -200,7 +212,8 @@ class Plan:
 
     def lessons(self) -> Iterator[tuple[Any, ...]]:
         n = self.scale.courses
-        for cid, at in zip(range(1, n + 1), self._times(n), strict=True):
+        times = itertools.chain(self._times(n), [self.now - DAYS[31]])
+        for cid, at in zip(range(1, n + 2), times, strict=True):
             for pos in range(1, LESSONS_PER_COURSE + 1):
                 lid = (cid - 1) * LESSONS_PER_COURSE + pos
                 yield (
@@ -247,6 +260,14 @@ class Plan:
         for (eid, (uid, cid, _done)), at in zip(pairs, self._times(n), strict=True):
             # A course's completion is derived from its lesson completions, not stored.
             yield (eid, uid, cid, "cancelled" if eid % 50 == 0 else "active", at)
+        for i, (uid, _done, at) in enumerate(self._gradebook_class(), start=n + 1):
+            yield (i, uid, self.gradebook_course_id, "active", at)
+
+    def _gradebook_class(self) -> Iterator[tuple[int, int, datetime]]:
+        """(user id, lessons completed 0..5, enrolled at) of each student of the big class."""
+        start = self.now - DAYS[30]
+        for i in range(self.gradebook_students):
+            yield self.first_student + i, i % (LESSONS_PER_COURSE + 1), start + MINUTE * i
 
     def completions(self) -> Iterator[tuple[Any, ...]]:
         n = self.scale.enrollments
@@ -256,6 +277,70 @@ class Plan:
                 completion_id += 1
                 lesson = self.lesson_id(cid, pos)
                 yield (completion_id, uid, lesson, cid, at + HOURS[pos])
+        cid = self.gradebook_course_id
+        for uid, done, at in self._gradebook_class():
+            for pos in range(1, done + 1):
+                completion_id += 1
+                yield (completion_id, uid, self.lesson_id(cid, pos), cid, at + HOURS[pos])
+
+    # -- the big class's quizzes and attempts -------------------------------------------------
+    QUIZ_COLUMNS = (
+        "id",
+        "lesson_id",
+        "course_id",
+        "title",
+        "pass_percent",
+        "attempt_limit",
+        "time_limit_seconds",
+        "reveal_answers",
+        "created_at",
+        "updated_at",
+    )
+    ATTEMPT_COLUMNS = (
+        "id",
+        "quiz_id",
+        "user_id",
+        "number",
+        "started_at",
+        "submitted_at",
+        "score",
+        "max_score",
+        "percent",
+        "passed",
+    )
+
+    def quizzes(self) -> Iterator[tuple[Any, ...]]:
+        cid, at = self.gradebook_course_id, self.now - DAYS[31]
+        for pos in range(1, GRADEBOOK_QUIZZES + 1):
+            yield (pos, self.lesson_id(cid, pos), cid, f"Check {pos}", 60, None, None, True, at, at)
+
+    def attempts(self) -> Iterator[tuple[Any, ...]]:
+        """A passed attempt at each quiz of a completed lesson (every fourth student failed
+        once first); every fifth student failed the quiz of the lesson they are stuck on."""
+        attempt_id = 0
+        for i, (uid, done, at) in enumerate(self._gradebook_class()):
+            for pos in range(1, GRADEBOOK_QUIZZES + 1):
+                when = at + HOURS[pos]
+                tries: list[int] = []
+                if pos <= done:
+                    tries = [30, 60 + (i * 7 + pos) % 41] if i % 4 == 0 else [60 + (i + pos) % 41]
+                elif pos == done + 1 and i % 5 == 0:
+                    tries = [20 + i % 30]
+                for number, percent in enumerate(tries, start=1):
+                    attempt_id += 1
+                    score = percent // 10
+                    yield (
+                        attempt_id,
+                        pos,
+                        uid,
+                        number,
+                        when,
+                        when,
+                        score,
+                        10,
+                        percent,
+                        percent >= 60,
+                    )
 
     # -- tasks -------------------------------------------------------------------------------
     TASK_COLUMNS = (
@@ -305,6 +390,8 @@ class Plan:
             ("lessons", self.LESSON_COLUMNS, self.lessons),
             ("enrollments", self.ENROLLMENT_COLUMNS, self.enrollments),
             ("lesson_completions", self.COMPLETION_COLUMNS, self.completions),
+            ("quizzes", self.QUIZ_COLUMNS, self.quizzes),
+            ("quiz_attempts", self.ATTEMPT_COLUMNS, self.attempts),
             ("tasks", self.TASK_COLUMNS, self.tasks),
         ]
 
@@ -326,6 +413,12 @@ class Plan:
             "published_course_id": self.published[0],
             "draft_course_id": 10,
             "lesson_id": self.lesson_id(self.published[0], 1),
+            "gradebook": {
+                "course_id": self.gradebook_course_id,
+                "students": self.gradebook_students,
+                "quizzes": GRADEBOOK_QUIZZES,
+                "teacher": {"id": 2, "email": f"teacher2@{EMAIL_DOMAIN}"},
+            },
         }
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -330,6 +331,7 @@ async def main_async(args: argparse.Namespace) -> None:
             "CAMPUS_ENV": "production",
             "CAMPUS_DATABASE_URL": db_url,
             "CAMPUS_SECRET_KEY": secret,
+            "CAMPUS_CERTIFICATE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
             "CAMPUS_RATE_LIMITS_ENABLED": "false",
             "CAMPUS_LOG_LEVEL": "WARNING",
             "CAMPUS_EMAIL_BACKEND": "console",

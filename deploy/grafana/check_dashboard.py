@@ -40,6 +40,7 @@ KNOWN = {
     "campus_broadcast_latency_seconds_bucket",
     "campus_enrollments_total",
     "campus_lesson_completions_total",
+    "campus_active_learners",
     "campus_ratelimit_fallback_total",
     "up",
     "probe_success",

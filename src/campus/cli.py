@@ -25,7 +25,9 @@ migrate_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(migrate_app, name="migrate")
-jobs_app = typer.Typer(help="Background jobs that failed for good: list them, queue one again.")
+jobs_app = typer.Typer(
+    help="Background jobs: list those that failed for good, queue one again, check the worker."
+)
 app.add_typer(jobs_app, name="jobs")
 
 
@@ -299,6 +301,27 @@ def jobs_failed(
             f"{line.id:>6}  {line.failed_at}  {line.job}  tries={line.attempts}{retried}\n"
             f"        payload {line.payload[:200]}\n        error   {line.error[:500]}"
         )
+
+
+@jobs_app.command("health")
+def jobs_health(
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Oldest heartbeat accepted, seconds (default 3 x CAMPUS_JOBS_HEARTBEAT_SECONDS).",
+        ),
+    ] = None,
+) -> None:
+    """Exit 0 if this machine's `campus worker` is alive (its heartbeat file is fresh), else 1.
+
+    For container probes (Kubernetes exec liveness, compose healthcheck)."""
+    from campus.jobs.heartbeat import check
+
+    health = check(_settings(), max_age=max_age)
+    typer.echo(health.detail, err=not health.ok)
+    if not health.ok:
+        raise typer.Exit(1)
 
 
 @jobs_app.command("retry")

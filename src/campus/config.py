@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
+    metrics_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
     # Email
     email_backend: Literal["console", "smtp", "sendgrid", "mailgun", "memory"] = "console"
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
     jobs_idle_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
     jobs_shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
     jobs_enqueue_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: unset: ``<temp dir>/campus-worker-<uid>.heartbeat`` (campus.jobs.heartbeat)
+    jobs_heartbeat_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Scheduled jobs (reminders, digest, clean-up): in the worker with Redis, in the app
     # process without it. Off: nothing is scheduled (tests).
     jobs_schedule: bool = True
@@ -136,6 +140,35 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    # Certificates (campus.certificates): the Ed25519 key that signs them, as PEM (PKCS#8)
+    # or the base64 of its 32-byte seed. Unset in development and tests: a key derived from
+    # the secret key. Required in production.
+    certificate_signing_key: str | None = None
+    # Social sign-in (Authlib). A provider without a client id is not offered and its
+    # routes answer 404. The URLs are the providers' own unless set (a loopback provider
+    # speaking their protocol stands in for them in tests).
+    oauth_github_client_id: str | None = None
+    oauth_github_client_secret: str | None = None
+    oauth_github_authorize_url: str = "https://github.com/login/oauth/authorize"
+    oauth_github_token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105
+    # ``/user`` and ``/user/emails`` are read under this base.
+    oauth_github_api_base: str = "https://api.github.com"
+    oauth_google_client_id: str | None = None
+    oauth_google_client_secret: str | None = None
+    # OpenID Connect discovery: names the authorize, token and JWKS endpoints and the issuer.
+    oauth_google_metadata_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    # Optional overrides of the discovered endpoints.
+    oauth_google_authorize_url: str | None = None
+    oauth_google_token_url: str | None = None
+    oauth_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # How long a sign-in may take at the provider (the browser-bound state cookie lives so long).
+    oauth_state_minutes: int = Field(default=10, ge=1, le=60)
+    # How long an API client's one-time code may wait to be exchanged for tokens.
+    oauth_exchange_code_seconds: int = Field(default=60, ge=10, le=600)
+    # API clients (apps) may have the one-time code sent to these exact URLs
+    # (``client_redirect_uri`` of the login route); none: only browser sign-in.
+    oauth_client_redirect_uris: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -176,7 +209,13 @@ class Settings(BaseSettings):
     # unlisted /_bench/loop-lag routes. Off by default.
     bench_loop_lag: bool = False
 
-    @field_validator("cors_origins", "trusted_proxies", "job_modules", mode="before")
+    @field_validator(
+        "cors_origins",
+        "trusted_proxies",
+        "job_modules",
+        "oauth_client_redirect_uris",
+        mode="before",
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -197,16 +236,44 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("base_url", "sendgrid_api_base", "mailgun_api_base")
+    @field_validator(
+        "base_url",
+        "sendgrid_api_base",
+        "mailgun_api_base",
+        "oauth_github_api_base",
+    )
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("stripe_secret_key", "stripe_webhook_secret", "stripe_api_base")
+    @field_validator(
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_api_base",
+        "oauth_github_client_id",
+        "oauth_github_client_secret",
+        "oauth_google_client_id",
+        "oauth_google_client_secret",
+        "oauth_google_authorize_url",
+        "oauth_google_token_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        return value.strip()
+
+    @field_validator("certificate_signing_key")
+    @classmethod
+    def _valid_signing_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from campus.kit.ed25519 import load_private_key
+
+        try:
+            load_private_key(value)
+        except ValueError as exc:
+            raise ValueError(f"CAMPUS_CERTIFICATE_SIGNING_KEY: {exc}") from None
         return value.strip()
 
     @field_validator("stripe_api_base")
@@ -251,6 +318,10 @@ class Settings(BaseSettings):
         problems = []
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
             problems.append("CAMPUS_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.certificate_signing_key is None:
+            problems.append(
+                "CAMPUS_CERTIFICATE_SIGNING_KEY must be set (an Ed25519 key: PEM or base64 seed)"
+            )
         if "*" in self.cors_origins:
             problems.append("CAMPUS_CORS_ORIGINS must not contain '*'")
         if self.debug:
@@ -264,6 +335,14 @@ class Settings(BaseSettings):
                 "CAMPUS_EMAIL_BACKEND=mailgun needs CAMPUS_MAILGUN_API_KEY and "
                 "CAMPUS_MAILGUN_DOMAIN"
             )
+        for provider in ("github", "google"):
+            name = provider.upper()
+            if getattr(self, f"oauth_{provider}_client_id") and not getattr(
+                self, f"oauth_{provider}_client_secret"
+            ):
+                problems.append(
+                    f"CAMPUS_OAUTH_{name}_CLIENT_ID needs CAMPUS_OAUTH_{name}_CLIENT_SECRET"
+                )
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

@@ -25,6 +25,7 @@ DOMAINS: tuple[str, ...] = (
     "tasks",
     "learning",
     "assessments",
+    "certificates",
     "accounts",
     "payments",
     "chat",

@@ -7,16 +7,19 @@ where ``campus.http.identity`` looks for it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from campus import __version__
+from campus.accounts import devices
 from campus.accounts.identity import provider as identity_provider
 from campus.config import Settings, get_settings
 from campus.db import Database
@@ -34,6 +37,7 @@ from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
 from campus.log import configure_logging
 from campus.operations import looplag
+from campus.operations.activity import LearnerActivity
 from campus.operations.api import router as operations_router
 from campus.operations.metrics import Metrics, MetricsMiddleware
 from campus.operations.runtime import tune_garbage_collector
@@ -46,6 +50,7 @@ from campus.redis import create_redis
 from campus.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs/assets"
 
 DESCRIPTION = """
 Campus is an open-source learning platform: courses made of ordered lessons, enrollment
@@ -68,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
     rate_limiter = RateLimiter.from_settings(settings, registry=metrics.registry)
+    activity = LearnerActivity(redis, key_prefix=settings.metrics_key_prefix).register(
+        metrics.registry
+    )
     stripe_gateway = StripeGateway.from_settings(settings)
     load_jobs(settings.job_modules)
     jobs = JobQueue(settings, database, registry=metrics.registry)
@@ -80,9 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if lag_monitor is not None:
             lag_monitor.start()
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
+        # The user-agent rules load in a thread meanwhile (the first sign-in needs them).
+        warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
         await sockets.start()
         # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
         undo_signal_hook = sockets.close_on_termination()
+        activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
             start_local_schedule(jobs) if settings.jobs_schedule and not jobs.uses_redis else []
@@ -90,9 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await warm_up
             for task in schedule:
                 task.cancel()
             undo_signal_hook()
+            await activity.stop()
             await sockets.stop()
             await jobs.close(within=10)
             if stripe_gateway is not None:
@@ -133,7 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_json_depth=settings.max_json_depth,
         ),
     ]
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their bundles served from the installed
+    # fastapi-offline package under /docs/assets: the docs work without internet access.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Campus",
         version=__version__,
         description=DESCRIPTION,
@@ -147,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
     app.state.loop_lag_monitor = lag_monitor
     app.state.metrics = metrics
+    app.state.activity = activity
     app.state.stripe_gateway = stripe_gateway
     app.state.identity = identity_provider
     app.state.jobs = jobs

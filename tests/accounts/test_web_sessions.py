@@ -159,6 +159,38 @@ async def test_deactivation_and_password_change_end_web_sessions(
     assert "Margaret" not in (await client.get("/", headers=HTML)).text
 
 
+async def test_an_ended_session_is_explained_on_the_sign_in_page(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user = await create_user(session, settings, full_name="Grace")
+    await sign_in(client, user.email, DEFAULT_PASSWORD)
+    assert (await client.get("/cabinet", headers=HTML)).status_code == 200
+    user.is_active = False  # an admin disabled the account
+    await session.flush()
+
+    sent = await client.get("/cabinet", headers=HTML)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/login?next=/cabinet&ended=1"
+    assert 'campus_session=""' in sent.headers["set-cookie"]  # the dead cookie goes
+    login = await client.get(sent.headers["location"], headers=HTML)
+    assert "Your session has ended" in login.text
+    assert "administrator disabled your account" in login.text
+    # Signing in again says what is wrong with the account.
+    token = csrf_from(login.text)
+    refused = await client.post(
+        "/login",
+        data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token},
+        headers=HTML,
+    )
+    assert "This account is disabled." in refused.text
+
+    # A browser that never signed in is just asked to sign in.
+    client.cookies.clear()
+    anonymous = await client.get("/cabinet", headers=HTML)
+    assert anonymous.headers["location"] == "/login?next=/cabinet"
+    assert "Your session has ended" not in (await client.get("/login", headers=HTML)).text
+
+
 async def test_register_form_errors_keep_input_but_never_the_password(
     client: httpx.AsyncClient,
 ) -> None:

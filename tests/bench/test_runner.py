@@ -70,7 +70,8 @@ def test_summary_line_ratios_against_the_reference() -> None:
     line = run.summary(results, ["10k"], {"p99_ms": 12.345})
     assert line == (
         "bench summary: course_get=0.60 catalog_list=0.45 task_list=0.40 cabinet=0.30 "
-        "login_per_s=30.0 login_loop_lag_p99_ms=12.3 list_p99_1m_over_10k=n/a"
+        "login_per_s=30.0 login_loop_lag_p99_ms=12.3 list_p99_1m_over_10k=n/a "
+        "gradebook_p99_1m_over_10k=n/a"
     )
 
 
@@ -89,7 +90,17 @@ def test_missing_endpoints_and_both_scales() -> None:
     assert "course_get=n/a" in line
     assert "cabinet=0.00" in line  # the endpoint answered nothing but errors
     assert "login_per_s=n/a login_loop_lag_p99_ms=n/a" in line
-    assert line.endswith("list_p99_1m_over_10k=2.50")  # the worst list: task_list
+    assert "list_p99_1m_over_10k=2.50" in line  # the worst list: task_list
+    assert line.endswith("gradebook_p99_1m_over_10k=n/a")
+
+
+def test_the_gradebook_ratio_compares_its_p99_at_both_scales() -> None:
+    results = [
+        _result("gradebook", requests=900, p99_us=40_000),
+        _result("gradebook", "1m", requests=800, p99_us=60_000),
+    ]
+    line = run.summary(results, ["10k", "1m"], None)
+    assert line.endswith("gradebook_p99_1m_over_10k=1.50")
 
 
 def test_database_urls() -> None:

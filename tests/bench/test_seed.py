@@ -26,13 +26,17 @@ SEED = ROOT / "bench" / "seed.py"
 
 # The tiny scale: 300 users, 100 courses of 5 lessons, 300 enrollments, 600 tasks. Progress:
 # the benchmark student finished 5 courses and is part-way through 55 more (135 lessons),
-# the 240 other enrollments have 0, 1 or 2 lessons done in turn (240).
+# the 240 other enrollments have 0, 1 or 2 lessons done in turn (240). Then the big class
+# of the gradebook benchmark: one more course, its 295 students (every ordinary one) with
+# 0..5 lessons done in turn (735), quizzes on 3 lessons and 740 attempts.
 TINY = {
     "users": 300,
-    "courses": 100,
-    "lessons": 500,
-    "enrollments": 300,
-    "lesson_completions": 375,
+    "courses": 101,
+    "lessons": 505,
+    "enrollments": 595,
+    "lesson_completions": 1110,
+    "quizzes": 3,
+    "quiz_attempts": 740,
     "tasks": 600,
 }
 
@@ -69,6 +73,24 @@ async def _sign_in_and_read(url: str, settings: Settings) -> None:
             assert me.status_code == 200
             assert me.json()["email"] == "student@bench.campus.example"
             assert me.json()["role"] == "student"
+            # The big class's teacher reads its gradebook (the gradebook benchmark).
+            teacher = await client.post(
+                "/api/v1/auth/login",
+                data={
+                    "username": "teacher2@bench.campus.example",
+                    "password": "campus-bench-password",
+                },
+            )
+            assert teacher.status_code == 200, teacher.text
+            gradebook = await client.get(
+                "/api/v1/courses/101/gradebook?limit=50",
+                headers={"Authorization": f"Bearer {teacher.json()['access_token']}"},
+            )
+            assert gradebook.status_code == 200, gradebook.text
+            body = gradebook.json()
+            assert body["total"] == 295
+            assert len(body["quizzes"]) == 3
+            assert any(row["quiz_score"] is not None for row in body["items"])
     finally:
         await app.state.database.dispose()
 

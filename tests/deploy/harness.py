@@ -4,6 +4,7 @@ configuration, and a real ``campus serve`` behind it (its own SQLite file, migra
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -173,6 +174,7 @@ def start_campus(
         **os.environ,
         "CAMPUS_ENV": "production",
         "CAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
+        "CAMPUS_CERTIFICATE_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "CAMPUS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'campus.db'}",
         "CAMPUS_TRUSTED_PROXIES": "127.0.0.1",
         "CAMPUS_BASE_URL": base_url,

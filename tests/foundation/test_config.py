@@ -35,5 +35,29 @@ def test_production_refuses_unsafe_settings(overrides: dict[str, object], messag
         settings.check_production()
 
 
+SEED = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # base64 of bytes 0..31
+
+
 def test_production_accepts_safe_settings() -> None:
-    Settings(env="production", secret_key="k" * 40, cors_origins=["https://x"]).check_production()
+    Settings(
+        env="production",
+        secret_key="k" * 40,
+        cors_origins=["https://x"],
+        certificate_signing_key=SEED,
+    ).check_production()
+
+
+def test_production_requires_a_certificate_signing_key() -> None:
+    settings = Settings(env="production", secret_key="k" * 40)
+    with pytest.raises(ConfigurationError, match="CAMPUS_CERTIFICATE_SIGNING_KEY"):
+        settings.check_production()
+
+
+@pytest.mark.parametrize(
+    "value", ["not base64!", "AAEC", "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----"]
+)
+def test_a_bad_certificate_signing_key_is_refused(value: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="CAMPUS_CERTIFICATE_SIGNING_KEY"):
+        Settings(certificate_signing_key=value)

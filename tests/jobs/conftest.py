@@ -47,6 +47,8 @@ ENV_FIELDS = (
     "jobs_idle_timeout_seconds",
     "jobs_shutdown_grace_seconds",
     "jobs_enqueue_timeout_seconds",
+    "jobs_heartbeat_file",
+    "jobs_heartbeat_seconds",
     "jobs_schedule",
     "job_modules",
     "log_format",

@@ -16,7 +16,14 @@ from campus.email import MemoryBackend
 from campus.jobs import JobQueue, load_jobs, use_queue
 from campus.kit.clock import utcnow
 from campus.learning.jobs import last_week, week_bounds
-from campus.models.accounts import AccountToken, AccountTokenPurpose, AuthSession, UserRole
+from campus.models.accounts import (
+    AccountEvent,
+    AccountEventKind,
+    AccountToken,
+    AccountTokenPurpose,
+    AuthSession,
+    UserRole,
+)
 from campus.models.courses import Lesson
 from campus.models.jobs import JobEffect
 from campus.models.learning import LessonCompletion
@@ -136,6 +143,17 @@ async def test_cleanup_removes_what_nothing_can_use(
             JobEffect(key="email:old", job="email.send", created_at=now - timedelta(days=8))
         )
         session.add(JobEffect(key="email:new", job="email.send", created_at=now))
+        session.add_all(
+            [
+                AccountEvent(user_id=user.id, kind=AccountEventKind.SIGN_IN, method="kept"),
+                AccountEvent(
+                    user_id=user.id,
+                    kind=AccountEventKind.SIGN_IN,
+                    method="old",
+                    created_at=now - timedelta(days=181),
+                ),
+            ]
+        )
         session.add(
             JobEffect(key="digest:1:2020-W01", job="d", created_at=now - timedelta(days=99))
         )
@@ -144,4 +162,5 @@ async def test_cleanup_removes_what_nothing_can_use(
         ids = sorted(i.split("-")[0] for i in (await session.scalars(select(AuthSession.id))))
         assert ids == ["ended", "live"]
         assert await session.scalar(select(func.count(AccountToken.id))) == 1
+        assert list(await session.scalars(select(AccountEvent.method))) == ["kept"]
     assert await effect_keys(committed) == ["digest:1:2020-W01", "email:new"]

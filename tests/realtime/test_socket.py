@@ -190,7 +190,10 @@ async def test_a_student_who_left_cannot_send_any_more(
                 f"/api/v1/courses/{world.course_id}/enrollment", headers=world.student.headers
             )
             assert left.status_code == 204
+        assert (await frame(ws))["reason"] == "access-ended"
         await send(ws, type="chat.send", course_id=world.course_id, body="still here?")
+        assert (await frame(ws))["code"] == "not-subscribed"
+        await send(ws, type="subscribe", course_id=world.course_id)
         assert (await frame(ws))["code"] == "enrollment-required"
     mine = (
         select(func.count())
@@ -198,6 +201,58 @@ async def test_a_student_who_left_cannot_send_any_more(
         .where(ChatMessage.author_id == world.student.user.id)
     )
     assert (await db.execute(mine)).scalar_one() == 0
+
+
+async def test_leaving_a_course_ends_its_subscription(
+    server: Served, world: Course3, db: AsyncSession
+) -> None:
+    async with (
+        await open_socket(server, world.student) as ws,
+        await open_socket(server, world.teacher) as teacher,
+    ):
+        for socket in (ws, teacher):
+            await send(socket, type="subscribe", course_id=world.course_id)
+            assert (await frame(socket))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            left = await client.delete(
+                f"/api/v1/courses/{world.course_id}/enrollment", headers=world.student.headers
+            )
+            assert left.status_code == 204
+            ended = await frame(ws)
+            assert ended == {
+                "type": "unsubscribed",
+                "course_id": world.course_id,
+                "reason": "access-ended",
+            }
+            posted = await client.post(
+                f"/api/v1/courses/{world.course_id}/messages",
+                json={"body": "after you left"},
+                headers=world.teacher.headers,
+            )
+            assert posted.status_code == 201
+        # The teacher (still a participant) gets it; the student who left does not.
+        assert (await frame(teacher))["message"]["body"] == "after you left"
+        assert await quiet(ws) == []
+        assert await quiet(teacher) == []
+
+
+async def test_deleting_a_course_ends_every_subscription(
+    server: Served, world: Course3, db: AsyncSession
+) -> None:
+    async with await open_socket(server, world.student) as ws:
+        await send(ws, type="subscribe", course_id=world.course_id)
+        assert (await frame(ws))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            gone = await client.delete(
+                f"/api/v1/courses/{world.course_id}", headers=world.teacher.headers
+            )
+            assert gone.status_code == 204
+        got = await frame(ws)
+        assert got["type"] == "unsubscribed"
+        assert got["reason"] == "access-ended"
+        # Subscribing again is refused like any unknown course.
+        await send(ws, type="subscribe", course_id=world.course_id)
+        assert (await frame(ws))["type"] == "error"
 
 
 @pytest.mark.parametrize(

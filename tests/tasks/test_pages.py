@@ -174,7 +174,7 @@ async def test_lesson_choices_links_and_unreadable_lessons(
 
     board = await client.get("/tasks", headers=HTML)
     assert '<optgroup label="Taken course">' in board.text
-    assert f'<option value="{lesson.id}">1. Dependencies</option>' in board.text
+    assert f'<option value="{lesson.id}">1. Dependencies · Taken course</option>' in board.text
     assert "Closed lesson" not in board.text
 
     refused = await post_form(

@@ -14,9 +14,13 @@ from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.models.accounts import (
+    AccountEvent,
     AccountToken,
     AccountTokenPurpose,
     AuthSession,
+    OAuthAccount,
+    OAuthExchangeCode,
+    OAuthState,
     User,
     UserRole,
 )
@@ -284,3 +288,218 @@ async def live_session_ids(
         )
     )
     return set((await session.execute(stmt)).scalars().all())
+
+
+# --- devices: live sessions and the activity log ----------------------------------------------
+
+
+async def get_live_session_activity(
+    session: AsyncSession, *, session_id: str, user_id: int, now: datetime, kind: str = "api"
+) -> tuple[User, datetime] | None:
+    """:func:`get_live_session_user` plus the session's ``last_used_at`` (one query)."""
+    params = {"session_id": session_id, "user_id": user_id, "kind": kind, "now": now}
+    row = (await session.execute(_live_session_activity_statement(), params)).first()
+    if row is None:
+        return None
+    user: User = row[0]
+    last_used_at: datetime = row[1]
+    return user, last_used_at
+
+
+@cache
+def _live_session_activity_statement() -> Select[Any]:
+    return _live_session_user_statement().add_columns(AuthSession.last_used_at)
+
+
+async def touch_session(
+    session: AsyncSession, *, session_id: str, now: datetime, used_before: datetime
+) -> None:
+    """Set ``last_used_at`` if it is older than ``used_before``; never waits for a row
+    another transaction holds (PostgreSQL ``SKIP LOCKED``: that one is recent anyway)."""
+    locked = (
+        select(AuthSession.id)
+        .where(AuthSession.id == session_id, AuthSession.last_used_at < used_before)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == locked)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def live_sessions_query(*, user_id: int, now: datetime) -> Select[Any]:
+    """The user's live sign-in sessions (API and web): their devices."""
+    return select(AuthSession).where(
+        AuthSession.user_id == user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > now,
+    )
+
+
+SESSION_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "created_at": AuthSession.created_at.expression,
+    "last_used_at": AuthSession.last_used_at.expression,
+}
+SESSION_TIE_BREAKER: ColumnElement[Any] = AuthSession.id.expression
+
+
+async def list_live_sessions(
+    session: AsyncSession, params: PageParams, *, user_id: int, now: datetime
+) -> PageResult[AuthSession]:
+    query = ListQuery(page=live_sessions_query(user_id=user_id, now=now))
+    return await fetch_page(
+        session,
+        query,
+        params,
+        sort_columns=SESSION_SORT_COLUMNS,
+        tie_breaker=SESSION_TIE_BREAKER,
+    )
+
+
+async def revoke_own_session(
+    session: AsyncSession, *, user_id: int, session_id: str, now: datetime
+) -> bool:
+    """End one live session of the user; False if there is none with that id."""
+    result = await session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def add_account_event(session: AsyncSession, event: AccountEvent) -> AccountEvent:
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def device_known(session: AsyncSession, *, user_id: int, device_key: str) -> bool:
+    stmt = select(
+        exists().where(AccountEvent.user_id == user_id, AccountEvent.device_key == device_key)
+    )
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def has_account_events(session: AsyncSession, *, user_id: int) -> bool:
+    stmt = select(exists().where(AccountEvent.user_id == user_id))
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def recent_account_events(
+    session: AsyncSession, *, user_id: int, limit: int
+) -> list[AccountEvent]:
+    stmt = (
+        select(AccountEvent)
+        .where(AccountEvent.user_id == user_id)
+        .order_by(AccountEvent.created_at.desc(), AccountEvent.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def delete_old_account_events(session: AsyncSession, *, before: datetime) -> int:
+    stmt = delete(AccountEvent).where(AccountEvent.created_at < before)
+    return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- social sign-in ----------------------------------------------------------------------
+
+
+async def get_oauth_account(
+    session: AsyncSession, *, provider: str, subject: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.provider == provider, OAuthAccount.subject == subject
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user_oauth_account(
+    session: AsyncSession, *, user_id: int, provider: str
+) -> OAuthAccount | None:
+    stmt = select(OAuthAccount).where(
+        OAuthAccount.user_id == user_id, OAuthAccount.provider == provider
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_oauth_accounts(
+    session: AsyncSession, *, user_id: int, for_update: bool = False
+) -> list[OAuthAccount]:
+    """The user's linked accounts; ``for_update`` locks them until the unit of work ends,
+    so two concurrent unlinks of the last two cannot both pass the guard (PostgreSQL;
+    SQLite serializes writers with ``BEGIN IMMEDIATE``)."""
+    stmt = (
+        select(OAuthAccount)
+        .where(OAuthAccount.user_id == user_id)
+        .order_by(OAuthAccount.provider, OAuthAccount.id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def delete_oauth_account(session: AsyncSession, account: OAuthAccount) -> None:
+    await session.delete(account)
+    await session.flush()
+
+
+async def add_oauth_state(session: AsyncSession, *, state_hash: str, expires_at: datetime) -> None:
+    """Remember a returned ``state``; a second one with the same hash fails the flush
+    (IntegrityError), also under concurrency."""
+    session.add(OAuthState(state_hash=state_hash, expires_at=expires_at))
+    await session.flush()
+
+
+async def add_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, user_id: int, provider: str, expires_at: datetime
+) -> None:
+    session.add(
+        OAuthExchangeCode(
+            code_hash=code_hash, user_id=user_id, provider=provider, expires_at=expires_at
+        )
+    )
+    await session.flush()
+
+
+async def consume_oauth_exchange_code(
+    session: AsyncSession, *, code_hash: str, now: datetime
+) -> tuple[int, str] | None:
+    """Use a one-time code up, atomically: ``(user_id, provider)``, or None if the code is
+    unknown, used (also by a concurrent request) or expired."""
+    stmt = (
+        update(OAuthExchangeCode)
+        .where(
+            OAuthExchangeCode.code_hash == code_hash,
+            OAuthExchangeCode.used_at.is_(None),
+            OAuthExchangeCode.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(OAuthExchangeCode.user_id, OAuthExchangeCode.provider)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def delete_stale_oauth_rows(
+    session: AsyncSession, *, now: datetime, used_before: datetime
+) -> int:
+    """Returned states past their expiry, and exchange codes expired or used."""
+    states = await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+    codes = await session.execute(
+        delete(OAuthExchangeCode).where(
+            or_(OAuthExchangeCode.expires_at < now, OAuthExchangeCode.used_at < used_before)
+        )
+    )
+    return int(states.rowcount or 0) + int(codes.rowcount or 0)  # type: ignore[attr-defined]

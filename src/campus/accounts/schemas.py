@@ -11,10 +11,15 @@ from campus.models.accounts import UserRole
 
 __all__ = [
     "EmailVerifyConfirm",
+    "LinkedProviderRead",
     "MeRead",
     "MeUpdate",
+    "OAuthExchangeRequest",
+    "OAuthProvider",
     "PasswordResetConfirm",
     "PasswordResetRequest",
+    "SessionRead",
+    "SignInMethodsRead",
     "TokenPair",
     "UserCreate",
     "UserRead",
@@ -177,3 +182,62 @@ class TokenPair(Schema):
 
 class RefreshRequest(InputSchema):
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class SessionRead(Schema):
+    """One of your live sign-in sessions: a device (never a token)."""
+
+    id: str = Field(
+        description="Opaque session id, for `DELETE /auth/sessions/{id}`. Not a token: "
+        "it signs nobody in."
+    )
+    kind: Literal["api", "web"] = Field(
+        description="`api`: an access/refresh token pair; `web`: a browser's page cookie."
+    )
+    created_at: datetime = Field(description="When the sign-in happened.")
+    last_used_at: datetime = Field(
+        description="When the session was last used (updated at most once a minute)."
+    )
+    expires_at: datetime
+    user_agent: str | None = Field(description="The client's User-Agent at sign-in.")
+    ip: str | None = Field(description="The client's IP address at sign-in.")
+    browser: str | None = Field(description='Parsed from the user agent, e.g. "Firefox 121".')
+    os: str | None = Field(description='Parsed from the user agent, e.g. "Windows 10".')
+    device: str | None = Field(description='Parsed from the user agent, e.g. "iPhone".')
+    label: str = Field(description='What a person reads, e.g. "Firefox 121 on Windows 10".')
+    current: bool = Field(description="True for the session making this request.")
+
+
+# --- social sign-in ----------------------------------------------------------------------
+
+OAuthProvider = Literal["github", "google"]
+
+
+class OAuthExchangeRequest(InputSchema):
+    code: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The one-time code Campus sent to your `client_redirect_uri`.",
+    )
+
+
+class LinkedProviderRead(Schema):
+    provider: OAuthProvider
+    email: str | None = Field(description="The address the provider vouched for.")
+    linked_at: datetime
+    last_used_at: datetime
+    can_unlink: bool = Field(
+        description="False when it is your last way to sign in (no password, no other "
+        "provider): unlinking it answers 409."
+    )
+
+
+class SignInMethodsRead(Schema):
+    has_password: bool = Field(
+        description="Whether you can sign in with a password. Without one, use the "
+        "password-reset link to set one."
+    )
+    linked: list[LinkedProviderRead]
+    available: list[OAuthProvider] = Field(
+        description="Providers this server offers that your account is not linked to."
+    )

@@ -568,7 +568,11 @@ async def submit_attempt(
         raise Conflict("This attempt was submitted already.", code="attempt-submitted")
     if result.passed:
         await learning_service.complete_lesson(
-            session, actor, course_id=quiz.course_id, lesson_id=quiz.lesson_id
+            session,
+            actor,
+            course_id=quiz.course_id,
+            lesson_id=quiz.lesson_id,
+            quiz_passed=True,
         )
     attempt = await repository.get_attempt(session, attempt.id)
     assert attempt is not None

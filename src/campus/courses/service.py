@@ -27,6 +27,7 @@ from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
 from campus.models.courses import Course, Lesson
 from campus.notifications import service as notifications
+from campus.realtime.broadcast import access_changed_after_commit
 
 # A derived slug keeps room for a "-<n>" suffix within the explicit-slug limit.
 DERIVED_SLUG_MAX = SLUG_MAX - 12
@@ -153,8 +154,11 @@ async def update_course(
         if await repository.slug_exists(session, slug):
             raise _slug_taken(slug)
         course.slug = slug
+    access_before = (course.is_published, course.teacher_id)
     for name, value in fields.items():
         setattr(course, name, value)
+    if (course.is_published, course.teacher_id) != access_before:
+        access_changed_after_commit(session, course_ids=[course.id])
     try:
         async with session.begin_nested():
             await session.flush()
@@ -168,6 +172,7 @@ async def delete_course(session: AsyncSession, actor: User, *, course_id: int) -
     course = await _managed_course(session, actor, course_id)
     await repository.delete_course(session, course.id)
     session.expunge(course)
+    access_changed_after_commit(session, course_ids=[course_id])
 
 
 # --- lessons ----------------------------------------------------------------------------

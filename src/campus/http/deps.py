@@ -1,7 +1,7 @@
 """Shared request dependencies as ``Annotated`` aliases."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,24 @@ from campus.kit.pagination.params import DEFAULT_LIMIT, PageParams, make_page_pa
 
 MAX_ID = 2**31 - 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES_ON_GET = "__campus_writes_on_get__"
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def writes_on_get(endpoint: EndpointT) -> EndpointT:
+    """Mark a GET endpoint that writes (e.g. an OAuth callback: the provider redirects the
+    browser there with a GET): its unit of work is a write transaction like a POST's.
+    Put it below the route decorator."""
+    setattr(endpoint, _WRITES_ON_GET, True)
+    return endpoint
+
+
+def _reads_only(request: Request) -> bool:
+    if request.method not in SAFE_METHODS:
+        return False
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return not getattr(endpoint, _WRITES_ON_GET, False)
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -36,10 +54,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     A safe method (GET, HEAD, OPTIONS) reads without an explicit transaction on PostgreSQL
     (:attr:`Database.read_sessionmaker`): no BEGIN and no COMMIT round trip. Under READ
     COMMITTED every statement takes its own snapshot anyway, so a read sees exactly what it
-    would have seen inside a transaction.
+    would have seen inside a transaction. A GET endpoint marked :func:`writes_on_get`
+    gets a write transaction instead.
     """
     database: Database = request.app.state.database
-    if request.method in SAFE_METHODS:
+    if _reads_only(request):
         async with (
             database.read_sessionmaker() as session,
             unit_of_work(session, autocommit=database.reads_autocommit),

@@ -24,6 +24,7 @@ from campus.errors import (
 )
 from campus.http.deps import get_session
 from campus.http.identity import SESSION_COOKIE, resolve_identity
+from campus.http.net import is_https
 from campus.http.web import login_url, page_state, templates
 from campus.log import get_logger
 
@@ -185,8 +186,18 @@ async def campus_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CampusError)
     if isinstance(exc, Unauthenticated) and is_page_path(request.url.path):
         # The one way a browser is asked to sign in: a page needs a signed-in user, so
-        # sign in first, then come back here.
-        return RedirectResponse(_page_login_location(request), status_code=303)
+        # sign in first, then come back here. A session cookie that no longer works (signed
+        # out elsewhere, password changed, account disabled) is removed and the sign-in
+        # page says why the browser is there.
+        location = _page_login_location(request)
+        if not request.cookies.get(SESSION_COOKIE):
+            return RedirectResponse(location, status_code=303)
+        ended = RedirectResponse(
+            location + ("&" if "?" in location else "?") + "ended=1", status_code=303
+        )
+        secure = is_https(request.scope, request.app.state.settings.trusted_proxies)
+        ended.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+        return ended
     if isinstance(exc, Forbidden) and exc.code == "csrf-failed":
         # Page forms only: always the friendly HTML page, whatever the Accept header.
         return await html_error_response(

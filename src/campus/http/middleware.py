@@ -33,12 +33,12 @@ PAGE_CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# Swagger UI and ReDoc load their bundles from jsDelivr; only those two pages allow it.
+# Swagger UI and ReDoc: their bundles come from our own origin (fastapi-offline, under
+# /docs/assets); their pages start them with an inline script and ReDoc styles inline and
+# runs a blob: worker, which only these two pages allow. Nothing from another origin.
 DOCS_CSP = (
-    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; font-src 'self'; worker-src 'self' blob:; "
     "connect-src 'self'; object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")

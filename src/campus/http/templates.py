@@ -62,6 +62,14 @@ def _money(cents: int | None, currency: str | None = "USD") -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
+def counted(count: int | None, singular: str, plural: str | None = None) -> str:
+    """``3 | counted("lesson")`` is "3 lessons", ``1 | counted("lesson")`` "1 lesson";
+    irregular plurals are given: ``counted("quiz", "quizzes")``."""
+    n = count or 0
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def install_filters(env: Environment) -> None:
     env.filters["markdown"] = render_markdown
     env.filters["money"] = _money
+    env.filters["counted"] = counted

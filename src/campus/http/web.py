@@ -358,6 +358,13 @@ def read_flash(request: Request, settings: Settings) -> dict[str, str] | None:
     return {"kind": kind if kind in FLASH_KINDS else "info", "text": data["text"]}
 
 
+def browser_context(request: Request, settings: Settings) -> WebPageContext:
+    """Page-style answers (the session cookie, a flash message, a local redirect) for a
+    route outside the page routers that ends a browser's journey, e.g. the OAuth callback
+    under ``/api/``: no identity is resolved and no CSRF key is made."""
+    return WebPageContext(request, PageState(settings=settings))
+
+
 async def get_web_page(request: Request, state: PageStateDep) -> WebPageContext:
     return WebPageContext(request, state)
 

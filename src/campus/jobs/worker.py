@@ -13,6 +13,7 @@ again by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from streaq import StreaqRetry, Worker
 
 from campus.config import Settings
 from campus.db import Database
+from campus.jobs import heartbeat
 from campus.jobs.metrics import JobMetrics
 from campus.jobs.queue import RUN_TASK, JobQueue, deserialize, redis_kwargs, serialize, use_queue
 from campus.jobs.registry import load_jobs, scheduled_jobs
@@ -135,6 +137,16 @@ async def run_worker(
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
     metrics = JobMetrics(registry)
+    beating = asyncio.get_running_loop().create_task(heartbeat.beat(settings))
+    try:
+        await _run_until_stopped(settings, concurrency=concurrency, metrics=metrics)
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+async def _run_until_stopped(settings: Settings, *, concurrency: int, metrics: JobMetrics) -> None:
     wait = 1.0
     while True:
         worker = build_worker(settings, concurrency=concurrency, metrics=metrics)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
+from campus.certificates import service as certificates_service
 from campus.errors import PaymentRequired
 from campus.http.deps import IdPath, SessionDep
 from campus.http.identity import CurrentUser
@@ -21,6 +22,7 @@ router = page_router()
 CourseId = Annotated[int, IdPath("Course id")]
 LessonId = Annotated[int, IdPath("Lesson id")]
 CABINET_PAGE_SIZE = 50
+CABINET_CERTIFICATES = 20
 
 
 @router.post("/courses/{course_id}/enroll")
@@ -75,6 +77,9 @@ async def cabinet_page(
     )
     due_soon = await tasks_service.list_tasks_due_soon(session, user)
     notifications = await notifications_service.latest(session, user, limit=5)
+    certificates = await certificates_service.my_certificates(
+        session, page.settings, user, limit=CABINET_CERTIFICATES
+    )
     return page.render(
         "learning/cabinet.html",
         {
@@ -83,6 +88,7 @@ async def cabinet_page(
             "due_soon": due_soon,
             "due_days": tasks_service.DUE_SOON_DAYS,
             "notifications": notifications,
+            "certificates": certificates,
             "now": utcnow(),
         },
     )

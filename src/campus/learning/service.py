@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
 from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
+from campus.jobs import enqueue
 from campus.kit.aftercommit import after_commit
 from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
@@ -19,10 +20,14 @@ from campus.models.accounts import User
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.notifications import service as notifications
 from campus.operations import counters
+from campus.operations.activity import learner_active
+from campus.realtime.broadcast import access_changed_after_commit
 
 quiz_summary = repository.quiz_summary  # the quiz columns of a row, as Python values
 
 CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
+# Run (after the commit) when a lesson completion completes a course: campus.certificates.
+COURSE_COMPLETED_JOB = "certificates.issue"
 STUDENT_SORTS = tuple(repository.STUDENT_SORTS)
 
 
@@ -54,6 +59,11 @@ class Progress:
         (A lesson with a quiz is completed only by passing the quiz.)"""
         done = total > 0 and completed >= total
         return cls(completed, total, last_completed_at if done else None, *quizzes)
+
+    @property
+    def course_completed(self) -> bool:
+        """Every lesson completed and every quiz of the course passed."""
+        return self.completed_at is not None and self.quizzes_passed >= self.quizzes_total
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
     if created_id is not None:
         await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
         after_commit(session, counters.ENROLLMENTS.inc)
+        after_commit(session, lambda: learner_active(user_id))
     return EnrollmentResult(enrollment, created=created_id is not None)
 
 
@@ -144,7 +155,10 @@ async def enroll_paid(session: AsyncSession, *, user_id: int, course_id: int) ->
 async def end_paid_enrollment(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
     """End a buyer's enrollment after a refund (lesson access goes with it); completions
     are kept. True when an active enrollment was ended."""
-    return await repository.cancel_enrollment(session, user_id=user_id, course_id=course_id)
+    ended = await repository.cancel_enrollment(session, user_id=user_id, course_id=course_id)
+    if ended:
+        access_changed_after_commit(session, user_ids=[user_id])
+    return ended
 
 
 async def is_enrolled(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
@@ -160,6 +174,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
         raise NotFound("You are not enrolled in this course.")
     enrollment.status = EnrollmentStatus.CANCELLED
     await session.flush()
+    access_changed_after_commit(session, user_ids=[actor.id])
 
 
 async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
@@ -192,9 +207,18 @@ async def completed_lesson_ids(
 
 
 async def complete_lesson(
-    session: AsyncSession, actor: User, *, course_id: int, lesson_id: int
+    session: AsyncSession,
+    actor: User,
+    *,
+    course_id: int,
+    lesson_id: int,
+    quiz_passed: bool = False,
 ) -> Progress:
-    """Mark a lesson done (idempotent). Enrolled learners only; another course's lesson: 404."""
+    """Mark a lesson done (idempotent). Enrolled learners only; another course's lesson: 404.
+
+    ``quiz_passed``: called because the lesson's quiz was just passed (campus.assessments),
+    which may complete the course even when the lesson was completed before its quiz
+    existed."""
     course = await _require_enrollment(session, actor, course_id)
     lesson = await course_service.get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course.id
@@ -203,13 +227,30 @@ async def complete_lesson(
         raise Conflict(
             "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
         )
-    if await repository.insert_completion_if_absent(
+    created = await repository.insert_completion_if_absent(
         session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
-    ):
-        after_commit(session, counters.LESSON_COMPLETIONS.inc)
-    return Progress.of(
+    )
+    progress = Progress.of(
         *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
     )
+    if created:
+        after_commit(session, counters.LESSON_COMPLETIONS.inc)
+        after_commit(session, lambda: learner_active(actor.id))
+    if (created or quiz_passed) and progress.course_completed:
+        # The certificate job checks again in its own unit of work and issues once.
+        enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course.id)
+    return progress
+
+
+async def has_completed_course(session: AsyncSession, *, user_id: int, course_id: int) -> bool:
+    """Whether ``user_id``, actively enrolled, has completed ``course_id``: every lesson,
+    every quiz passed (two queries; no visibility check: for the certificates domain)."""
+    if await repository.get_enrollment(session, user_id=user_id, course_id=course_id) is None:
+        return False
+    progress = Progress.of(
+        *await repository.progress_counts(session, user_id=user_id, course_id=course_id)
+    )
+    return progress.course_completed
 
 
 async def uncomplete_lesson(

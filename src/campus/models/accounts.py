@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campus.db import Base
@@ -86,6 +86,87 @@ class AccountToken(Base):
         str_enum(AccountTokenPurpose, "account_token_purpose")
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AccountEventKind(enum.StrEnum):
+    SIGN_IN = "sign_in"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a secret
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a secret
+
+
+class AccountEvent(Base):
+    """The account's activity log: each sign-in, password change and reset, with the
+    client that did it (user agent, IP) and the session it opened or used.
+
+    ``device_key`` names the kind of client (browser, OS and device family from the user
+    agent, hashed): a sign-in whose key the account has not used before is a *new device*
+    (``is_new_device``), and the user is mailed about it. Rows are kept for
+    ``ACCOUNT_EVENTS_KEEP_DAYS`` (``campus.accounts.jobs``) so a device seen in that time is
+    known. ``session_id`` is no foreign key: the event outlives the ended session.
+    """
+
+    __tablename__ = "account_events"
+    __table_args__ = (
+        Index("ix_account_events_user_id_created_at", "user_id", "created_at"),
+        Index("ix_account_events_user_id_device_key", "user_id", "device_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[AccountEventKind] = mapped_column(str_enum(AccountEventKind, "account_event_kind"))
+    # How the user signed in ("password", "register", "reset"; social providers later).
+    method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_new_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class OAuthAccount(Base):
+    """A provider account (GitHub, Google) linked to a user: signing in with it signs in
+    as that user. One link per provider subject, and one account of each provider per user."""
+
+    __tablename__ = "oauth_accounts"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject"),
+        UniqueConstraint("user_id", "provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    # The provider's stable id of the account (GitHub's numeric id, Google's ``sub``).
+    subject: Mapped[str] = mapped_column(String(255))
+    # The address the provider vouched for at the last sign-in (shown to the user).
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+    last_used_at: Mapped[datetime] = created_at_column()
+
+
+class OAuthState(Base):
+    """A ``state`` of a social sign-in that has come back from the provider: its SHA-256,
+    kept until it would have expired anyway, so the same callback cannot be replayed."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OAuthExchangeCode(Base):
+    """A one-time code an API client exchanges for tokens after a social sign-in (the
+    tokens never travel in a URL). Only its SHA-256 is stored; it lives a minute."""
+
+    __tablename__ = "oauth_exchange_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -10,8 +10,9 @@ The flow (API.md §8):
    ``checkout.session.completed`` / ``checkout.session.async_payment_succeeded`` with the
    session paid -> ``paid`` and the buyer enrolled (through the learning service, once);
    ``checkout.session.async_payment_failed`` -> ``failed``; ``charge.refunded`` (in full) ->
-   ``refunded`` and the enrollment ends. ``refunded`` is final, so a refund that arrives
-   before its completion still ends refunded, whatever the order of delivery.
+   ``refunded``, the enrollment ends and its certificate (if any) is revoked. ``refunded``
+   is final, so a refund that arrives before its completion still ends refunded, whatever
+   the order of delivery.
 3. The buyer is told the result by mail (after commit) and by an in-app notification
    (:func:`notify_payment_result`, ``campus.notifications``).
 """
@@ -28,6 +29,7 @@ import stripe
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.certificates import service as certificate_service
 from campus.config import Settings
 from campus.courses import service as course_service
 from campus.db import connection_released
@@ -411,6 +413,10 @@ async def _apply_refund(
     still_bought = await has_paid_for(session, user_id=payment.user_id, course_id=payment.course_id)
     if was_paid and not still_bought:
         await learning_service.end_paid_enrollment(
+            session, user_id=payment.user_id, course_id=payment.course_id
+        )
+        # A certificate earned in a refunded course no longer holds.
+        await certificate_service.revoke_for_refund(
             session, user_id=payment.user_id, course_id=payment.course_id
         )
     log.info("payment_refunded", enrollment_ended=was_paid and not still_bought)

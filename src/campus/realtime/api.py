@@ -37,7 +37,8 @@ async def create_ticket(auth: CurrentAuth, session: SessionDep) -> Any:
     The socket belongs to the sign-in session of the token that asked for it and closes
     within seconds when that session ends. Frames (JSON text, at most 16 KiB): client
     `subscribe` / `unsubscribe` `{course_id}`, `chat.send` `{course_id, body}`, `ping`;
-    server `subscribed`, `unsubscribed`, `chat.message` `{message}`, `chat.message_edited`,
+    server `subscribed`, `unsubscribed` (with `reason` `access-ended` when access to the
+    course ended), `chat.message` `{message}`, `chat.message_edited`,
     `chat.message_deleted` `{course_id, message_id}`, `notification` `{notification}`,
     `pong`, `error` `{detail, code}`. The `Origin`, when sent, must be `CAMPUS_BASE_URL`'s
     or one of `CAMPUS_CORS_ORIGINS`. A flood of frames gets an error, then close 1008."""

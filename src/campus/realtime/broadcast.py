@@ -300,6 +300,24 @@ def broadcaster_of(session: AsyncSession) -> Broadcaster | None:
     return found if isinstance(found, Broadcaster) else None
 
 
+#: An internal frame, never sent to a client: "who may follow what changed here". A socket
+#: that receives it on its user's channel (an enrollment ended, a role changed) or on a
+#: course channel (the course was deleted or unpublished) checks its course subscriptions
+#: again with the same rule as ``subscribe`` and ends those it may no longer follow.
+ACCESS_CHANGED = "\x00access-changed"
+
+
+def access_changed_after_commit(
+    session: AsyncSession, *, user_ids: Iterable[int] = (), course_ids: Iterable[int] = ()
+) -> None:
+    """Tell the sockets of ``user_ids`` / following ``course_ids`` to check their access."""
+    publish_after_commit(
+        session,
+        [(user_channel(u), ACCESS_CHANGED) for u in user_ids]
+        + [(course_channel(c), ACCESS_CHANGED) for c in course_ids],
+    )
+
+
 def publish_after_commit(
     session: AsyncSession,
     items: Iterable[tuple[str, str]],

@@ -16,6 +16,13 @@ A socket never holds a database session: each frame that needs the database open
 of work for itself and checks first that the socket's sign-in session is still live. A hub
 task checks every open socket's session every ``CAMPUS_WS_SESSION_CHECK_SECONDS`` and
 closes (1008) those whose session ended (logout, deactivation, password change).
+
+Access can end while a socket follows a course (the student left it or was refunded, the
+course was deleted or unpublished, a role changed): the service that changed it publishes
+:data:`~campus.realtime.broadcast.ACCESS_CHANGED` after its commit, and each socket that
+receives it checks its subscriptions again with the rule of ``subscribe``; one it may no
+longer follow gets ``unsubscribed {course_id, reason: "access-ended"}`` and no more frames
+of that course.
 """
 
 from __future__ import annotations
@@ -46,7 +53,13 @@ from campus.http.identity import SESSION_COOKIE
 from campus.log import get_logger
 from campus.models.accounts import User
 from campus.realtime import service
-from campus.realtime.broadcast import Broadcaster, RealtimeMetrics, course_channel, user_channel
+from campus.realtime.broadcast import (
+    ACCESS_CHANGED,
+    Broadcaster,
+    RealtimeMetrics,
+    course_channel,
+    user_channel,
+)
 from campus.realtime.service import SocketIdentity
 
 logger = get_logger("campus.realtime")
@@ -112,6 +125,7 @@ class Connection:
         "identity",
         "last_refill",
         "limit",
+        "on_access_changed",
         "pending",
         "strikes",
         "tokens",
@@ -129,6 +143,7 @@ class Connection:
         self.tokens = float(settings.ws_frame_burst)
         self.last_refill = time.monotonic()
         self.strikes = 0
+        self.on_access_changed: Callable[[Connection], None] | None = None
 
     @property
     def user_id(self) -> int:
@@ -137,6 +152,10 @@ class Connection:
     def deliver(self, frame: str) -> None:
         """Queue a frame (a broadcaster listener: synchronous, never blocks)."""
         if self.closed:
+            return
+        if frame == ACCESS_CHANGED:
+            if self.on_access_changed is not None:
+                self.on_access_changed(self)
             return
         if len(self.pending) >= self.limit:
             self.close_soon(CLOSE_TRY_AGAIN, "too slow")
@@ -204,6 +223,7 @@ class SocketHub:
         self.origins = allowed_origins(settings)
         self.connections: set[Connection] = set()
         self._checker: asyncio.Task[None] | None = None
+        self._rechecks: dict[Connection, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         await self.broadcaster.start()
@@ -255,6 +275,8 @@ class SocketHub:
             self._checker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checker
+        for recheck in list(self._rechecks.values()):
+            recheck.cancel()
         self.going_away()
         flushers = [c.flusher for c in self.connections if c.flusher is not None]
         if flushers:
@@ -262,6 +284,7 @@ class SocketHub:
         await self.broadcaster.stop()
 
     async def add(self, connection: Connection) -> None:
+        connection.on_access_changed = self.recheck_soon
         self.connections.add(connection)
         if self.metrics is not None:
             self.metrics.connections.set(len(self.connections))
@@ -275,6 +298,46 @@ class SocketHub:
         for course_id in list(connection.courses):
             await self.broadcaster.unsubscribe(course_channel(course_id), connection.deliver)
         connection.courses.clear()
+        recheck = self._rechecks.pop(connection, None)
+        if recheck is not None:
+            recheck.cancel()
+
+    def recheck_soon(self, connection: Connection) -> None:
+        """Check ``connection``'s subscriptions again (one check at a time per socket)."""
+        if connection.closed or connection in self._rechecks or not connection.courses:
+            return
+        task = asyncio.get_running_loop().create_task(self._recheck(connection))
+        self._rechecks[connection] = task
+
+    async def _recheck(self, connection: Connection) -> None:
+        try:
+            await self.recheck_access(connection)
+        except Exception as exc:
+            logger.error("realtime_access_check_failed", error=type(exc).__name__)
+        finally:
+            self._rechecks.pop(connection, None)
+
+    async def recheck_access(self, connection: Connection) -> list[int]:
+        """End the subscriptions ``connection`` may no longer follow; return their courses."""
+        ended: list[int] = []
+        async with self.reading() as session:
+            user = await service.current_user(session, connection.identity)
+            for course_id in sorted(connection.courses):
+                if user is not None:
+                    try:
+                        await chat_service.ensure_participant(session, user, course_id=course_id)
+                        continue
+                    except CampusError:
+                        pass
+                ended.append(course_id)
+        for course_id in ended:
+            if course_id in connection.courses:
+                connection.courses.discard(course_id)
+                await self.broadcaster.unsubscribe(course_channel(course_id), connection.deliver)
+                connection.deliver(
+                    _frame("unsubscribed", course_id=course_id, reason="access-ended")
+                )
+        return ended
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -11,6 +11,7 @@ from campus.accounts import repository
 from campus.accounts.hashing import get_passwords
 from campus.accounts.policy import password_problem
 from campus.accounts.schemas import MeUpdate
+from campus.accounts.service.activity import record_password_change
 from campus.accounts.service.links import consume, mail_link, redeem, retire_links
 from campus.accounts.service.sessions import end_all_sessions
 from campus.config import Settings
@@ -47,11 +48,14 @@ async def update_me(
     data: MeUpdate,
     current_session_id: str | None,
     limiter: RateLimiter | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
 ) -> User:
     """Change one's own name, password and/or mail preferences.
 
     A new password needs the current one (missing: 422, wrong: 403; wrong ones count as
     failed sign-ins) and ends every *other* session of the user; the one in use stays.
+    The change is logged with the client (``user_agent``, ``ip``) and mailed to the user.
     """
     changes = data.model_dump(exclude_unset=True)
     if "password" in changes:
@@ -77,6 +81,15 @@ async def update_me(
             raise Forbidden("The current password is not correct.", code="wrong-password")
         await set_password(session, actor, password_hash=new_hash)
         await end_all_sessions(session, user_id=actor.id, except_session_id=current_session_id)
+        await record_password_change(
+            session,
+            settings,
+            actor,
+            reset=False,
+            session_id=current_session_id,
+            user_agent=user_agent,
+            ip=ip,
+        )
     if "full_name" in changes:
         actor.full_name = str(changes["full_name"])
     for preference in ("reminder_emails", "digest_emails"):
@@ -108,10 +121,24 @@ async def request_password_reset(
     )
 
 
+async def check_reset_token(session: AsyncSession, *, token: str) -> User:
+    """The user of a valid, unused, unexpired reset token (the page shows the form), else
+    400 ``invalid-token``. Nothing is used up."""
+    _, user = await redeem(session, token=token, purpose=AccountTokenPurpose.PASSWORD_RESET)
+    return user
+
+
 async def reset_password(
-    session: AsyncSession, settings: Settings, *, token: str, new_password: str
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    token: str,
+    new_password: str,
+    user_agent: str | None = None,
+    ip: str | None = None,
 ) -> User:
-    """Set a new password with a mailed token: single use; every session of the user ends."""
+    """Set a new password with a mailed token: single use; every session of the user ends.
+    The reset is logged with the client (``user_agent``, ``ip``) and mailed to the user."""
     token_id, user = await redeem(session, token=token, purpose=AccountTokenPurpose.PASSWORD_RESET)
     require_policy(new_password, email=user.email, loc=["body", "new_password"])
     async with connection_released(session):
@@ -121,5 +148,8 @@ async def reset_password(
     # The mail reached the owner of the address: that verifies it too.
     user.is_verified = True
     await end_all_sessions(session, user_id=user.id)
+    await record_password_change(
+        session, settings, user, reset=True, session_id=None, user_agent=user_agent, ip=ip
+    )
     await session.flush()
     return user

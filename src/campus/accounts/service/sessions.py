@@ -6,17 +6,25 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts import repository
 from campus.accounts.schemas import TokenPair
+from campus.accounts.service.activity import record_sign_in
 from campus.accounts.tokens import decode_token, encode_token, new_token_id
 from campus.config import Settings
 from campus.errors import Unauthenticated
 from campus.kit.clock import utcnow
+from campus.log import get_logger
 from campus.models.accounts import AuthSession, User
+
+#: ``last_used_at`` is written at most this often per session (one UPDATE a minute).
+TOUCH_EVERY = timedelta(minutes=1)
+
+logger = get_logger("campus.accounts.sessions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +46,13 @@ async def open_session(
     ip: str | None,
     refresh_token_id: str | None = None,
     csrf_secret: str | None = None,
+    method: str = "password",
+    alert_new_device: bool = True,
 ) -> AuthSession:
     """Insert a sign-in session row (API token family or web cookie), valid for the
-    refresh-token lifetime, remembering the client's user agent and address."""
+    refresh-token lifetime, remembering the client's user agent and address, and log the
+    sign-in (``method``: ``password``, ``register``, ``reset``...), mailing the user when
+    it comes from a new device (``activity.record_sign_in``)."""
     now = utcnow()
     auth_session = AuthSession(
         id=id,
@@ -56,6 +68,9 @@ async def open_session(
     )
     session.add(auth_session)
     await session.flush()
+    await record_sign_in(
+        session, settings, user, auth_session, method=method, alert_new_device=alert_new_device
+    )
     return auth_session
 
 
@@ -66,6 +81,7 @@ async def start_session(
     *,
     user_agent: str | None = None,
     ip: str | None = None,
+    method: str = "password",
 ) -> TokenPair:
     """Open a sign-in session (a family of rotating refresh tokens) and issue its tokens."""
     auth_session = await open_session(
@@ -77,6 +93,7 @@ async def start_session(
         refresh_token_id=new_token_id(),
         user_agent=user_agent,
         ip=ip,
+        method=method,
     )
     return issue_tokens(settings, auth_session)
 
@@ -108,14 +125,32 @@ def issue_tokens(settings: Settings, auth_session: AuthSession) -> TokenPair:
 async def auth_from_access_token(
     session: AsyncSession, settings: Settings, token: str
 ) -> AuthContext:
-    """The user and session of a valid access token whose session is still live, else 401."""
+    """The user and session of a valid access token whose session is still live, else 401.
+    The session's "last used" moves on (``touch_session``)."""
     claims = decode_token(settings, token, expected="access")
-    user = await repository.get_live_session_user(
+    found = await repository.get_live_session_activity(
         session, session_id=claims.session_id, user_id=claims.user_id, now=utcnow()
     )
-    if user is None:
+    if found is None:
         raise Unauthenticated("Invalid or expired token.")
+    user, last_used_at = found
+    await touch_session(session, session_id=claims.session_id, last_used_at=last_used_at)
     return AuthContext(user=user, session_id=claims.session_id)
+
+
+async def touch_session(session: AsyncSession, *, session_id: str, last_used_at: datetime) -> None:
+    """Remember that a session was just used, at most once per ``TOUCH_EVERY``: what the
+    devices list shows as "last used". Best effort: a busy SQLite database skips it (the
+    next request tries again), and it never waits for a row someone else is writing."""
+    now = utcnow()
+    if last_used_at > now - TOUCH_EVERY:
+        return
+    try:
+        await repository.touch_session(
+            session, session_id=session_id, now=now, used_before=now - TOUCH_EVERY
+        )
+    except OperationalError:  # SQLite: another writer got there first. A failed statement
+        logger.info("session_touch_skipped")  # leaves SQLite's transaction as it was.
 
 
 async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:

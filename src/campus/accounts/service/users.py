@@ -12,6 +12,7 @@ from campus.errors import Conflict, Forbidden, NotFound
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
+from campus.realtime.broadcast import access_changed_after_commit
 
 
 def _require_admin(actor: User) -> None:
@@ -63,8 +64,9 @@ async def update_user(
         await _ensure_another_admin_remains(session, user)
     if "full_name" in changes:
         user.full_name = changes["full_name"]
-    if "role" in changes:
+    if "role" in changes and UserRole(changes["role"]) != user.role:
         user.role = UserRole(changes["role"])
+        access_changed_after_commit(session, user_ids=[user.id])
     if "is_active" in changes:
         was_active = user.is_active
         user.is_active = bool(changes["is_active"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts import repository
-from campus.accounts.service.sessions import open_session
+from campus.accounts.service.sessions import open_session, touch_session
 from campus.config import Settings
 from campus.kit.clock import utcnow
 from campus.models.accounts import AuthSession, User
@@ -46,8 +46,11 @@ async def start_web_session(
     *,
     user_agent: str | None = None,
     ip: str | None = None,
+    method: str = "password",
+    alert_new_device: bool = True,
 ) -> WebSession:
-    """Open a cookie session for ``user``; the caller sets ``cookie_value`` as the cookie."""
+    """Open a cookie session for ``user``; the caller sets ``cookie_value`` as the cookie.
+    The sign-in is logged (``method``) and a new device mailed about (``open_session``)."""
     cookie_value = secrets.token_urlsafe(WEB_SESSION_ID_BYTES)
     auth_session = await open_session(
         session,
@@ -58,6 +61,8 @@ async def start_web_session(
         csrf_secret=secrets.token_urlsafe(32),
         user_agent=user_agent,
         ip=ip,
+        method=method,
+        alert_new_device=alert_new_device,
     )
     return WebSession(cookie_value=cookie_value, auth_session=auth_session)
 
@@ -65,12 +70,16 @@ async def start_web_session(
 async def user_from_web_session(
     session: AsyncSession, *, cookie_value: str
 ) -> tuple[AuthSession, User] | None:
-    """The live web session of a cookie and its active user, or None (never raises)."""
+    """The live web session of a cookie and its active user, or None (never raises).
+    The session's "last used" moves on (``sessions.touch_session``)."""
     if not cookie_value or len(cookie_value) > 128:
         return None
-    return await repository.get_live_web_session(
+    found = await repository.get_live_web_session(
         session, session_id=web_session_key(cookie_value), now=utcnow()
     )
+    if found is not None:
+        await touch_session(session, session_id=found[0].id, last_used_at=found[0].last_used_at)
+    return found
 
 
 async def end_web_session(session: AsyncSession, *, cookie_value: str) -> None:

@@ -1,0 +1,1 @@
+"""Certificates: issued once when a course is completed, verifiable by anyone, revocable."""

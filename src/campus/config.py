@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     redis_url: str | None = None
+    # Campus serves without Redis (limits per process, jobs in process, sockets on this
+    # instance only), so /health stays 200 ("degraded") while Redis is down, unless this
+    # says the deployment needs it: then /health answers 503 and the instance leaves the
+    # load balancer.
+    redis_required: bool = False
 
     # Authentication
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)

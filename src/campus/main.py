@@ -76,9 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     markdown.renderer.configure(timeout=settings.markdown_timeout_seconds)
     database = Database(settings)
     redis = create_redis(settings)
-    rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    rate_limiter = RateLimiter.from_settings(settings, registry=metrics.registry)
     activity = LearnerActivity(redis, key_prefix=settings.metrics_key_prefix).register(
         metrics.registry
     )
@@ -97,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The user-agent rules load in a thread meanwhile (the first sign-in needs them).
         warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
         await sockets.start()
+        # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
+        undo_signal_hook = sockets.close_on_termination()
         activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await warm_up
             for task in schedule:
                 task.cancel()
+            undo_signal_hook()
             await activity.stop()
             await sockets.stop()
             await jobs.close(within=10)

@@ -6,8 +6,12 @@ Limits are strings in the library's notation (``"5/15minutes"``); keys are hashe
 email address or IP appears in Redis. Exceeding a limit raises ``campus.errors.RateLimited``
 (429 with ``Retry-After`` and ``RateLimit-*`` headers).
 
-If the storage is unreachable the limiter fails *open* and logs an error: a Redis outage
-must not lock everybody out (``/health`` reports it).
+If Redis is unreachable the limits fall back to this process's memory (logged once per
+outage as a warning, counted in ``campus_ratelimit_fallback_total``, and
+``campus_ratelimit_degraded`` is 1 meanwhile): the limits still hold, per process instead of
+shared, and Redis is tried again every few seconds; its counters are used again as soon as
+it answers. A Redis outage never locks anybody out, nor lets a flood through unlimited.
+Only if the memory store itself failed would a limit fail *open* (logged as an error).
 
 Sign-in failures are *reserved* (:meth:`RateLimiter.reserve`): the attempt takes a place in
 the window atomically before the password is checked, and gives it back
@@ -25,19 +29,127 @@ import math
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from campus.config import Settings
 from campus.errors import RateLimited
 from campus.log import get_logger
 
 logger = get_logger("campus.ratelimit")
+T = TypeVar("T")
+# After Redis failed, how long the limits stay in memory before Redis is tried again.
+REDIS_RETRY_SECONDS = 2.0
+
+
+class FallbackStorage(Storage, MovingWindowSupport):
+    """Redis while it answers, this process's memory while it does not.
+
+    Every operation goes to ``primary``; when it raises, the same operation is served by
+    ``fallback`` and ``primary`` is left alone for ``retry_seconds`` (so an outage costs
+    one failed round trip every few seconds, not one per request).
+    """
+
+    STORAGE_SCHEME = None
+
+    def __init__(
+        self,
+        primary: RedisStorage,
+        *,
+        fallback: MemoryStorage | None = None,
+        retry_seconds: float = REDIS_RETRY_SECONDS,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        super().__init__()
+        self.primary = primary
+        self.fallback = fallback or MemoryStorage()
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._probing = False
+        self.degraded = False
+        self.fallbacks = Counter(
+            "campus_ratelimit_fallback",
+            "Rate-limit operations served from process memory because Redis failed.",
+            registry=registry,
+        )
+        self.degraded_gauge = Gauge(
+            "campus_ratelimit_degraded",
+            "1 while rate limits are kept in process memory because Redis is unreachable.",
+            registry=registry,
+        )
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ()
+
+    async def _call(self, operation: Callable[[Storage], Awaitable[T]]) -> T:
+        # While degraded, one operation at a time probes Redis once the retry time has
+        # come; the others are served from memory meanwhile, so a Redis that hangs costs
+        # no request more than one timeout.
+        probe = self.degraded and not self._probing and time.monotonic() >= self._down_until
+        if not self.degraded or probe:
+            self._probing = probe
+            try:
+                result = await operation(self.primary)
+            except Exception as exc:
+                self._down_until = time.monotonic() + self.retry_seconds
+                self._probing = False
+                if not self.degraded:
+                    self.degraded = True
+                    self.degraded_gauge.set(1)
+                    logger.warning(
+                        "ratelimit_redis_unavailable",
+                        error=f"{type(exc).__name__}: {exc}"[:300],
+                        hint="rate limits are kept in this process's memory until Redis is back",
+                    )
+            else:
+                self._probing = False
+                if self.degraded:
+                    self.degraded = False
+                    self.degraded_gauge.set(0)
+                    logger.warning("ratelimit_redis_recovered")
+                return result
+        self.fallbacks.inc()
+        return await operation(self.fallback)
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return await self._call(lambda s: s.incr(key, expiry, amount))
+
+    async def get(self, key: str) -> int:
+        return await self._call(lambda s: s.get(key))
+
+    async def get_expiry(self, key: str) -> float:
+        return await self._call(lambda s: s.get_expiry(key))
+
+    async def check(self) -> bool:
+        return await self._call(lambda s: s.check())
+
+    async def reset(self) -> int | None:
+        return await self._call(lambda s: s.reset())
+
+    async def clear(self, key: str) -> None:
+        await self._call(lambda s: s.clear(key))
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        return await self._call(lambda s: _moving(s).acquire_entry(key, limit, expiry, amount))
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        return await self._call(lambda s: _moving(s).get_moving_window(key, limit, expiry))
+
+
+def _moving(storage: Storage) -> Any:
+    assert isinstance(storage, MovingWindowSupport)
+    return storage
 
 
 @lru_cache(maxsize=64)
@@ -107,31 +219,62 @@ return 0
 
 class RateLimiter:
     def __init__(
-        self, *, storage_uri: str | None = None, prefix: str = "campus", enabled: bool = True
+        self,
+        *,
+        storage_uri: str | None = None,
+        prefix: str = "campus",
+        enabled: bool = True,
+        timeout_seconds: float = 2.0,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.enabled = enabled
         self.prefix = prefix
         self._storage: Storage
         if storage_uri:
-            self._storage = RedisStorage(
-                storage_uri, implementation="redispy", key_prefix=prefix, wrap_exceptions=True
+            redis = RedisStorage(
+                storage_uri,
+                implementation="redispy",
+                key_prefix=prefix,
+                wrap_exceptions=True,
+                socket_connect_timeout=timeout_seconds,
+                socket_timeout=timeout_seconds,
+                # No retries with backoff inside redis-py (by default three, about 4 s in
+                # all): a failed operation falls back to memory at once instead.
+                retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]
             )
+            self._storage = FallbackStorage(redis, registry=registry)
         else:
             self._storage = MemoryStorage()
         self._strategy = MovingWindowRateLimiter(self._storage)
         self._ledger = _MemoryLedger()
         self._redis: Redis | None = None
         if storage_uri:
-            self._redis = Redis.from_url(storage_uri, socket_connect_timeout=1, socket_timeout=2)
+            # Reservations guard passwords: no retries inside redis-py either (a failed
+            # script falls back to this process's ledger at once).
+            self._redis = Redis.from_url(
+                storage_uri,
+                socket_connect_timeout=1,
+                socket_timeout=2,
+                retry=Retry(NoBackoff(), 0),
+            )
             self._reserve_script = self._redis.register_script(_RESERVE_SCRIPT)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RateLimiter:
+    def from_settings(
+        cls, settings: Settings, *, registry: CollectorRegistry | None = None
+    ) -> RateLimiter:
         return cls(
             storage_uri=settings.redis_url,
             prefix=settings.rate_limit_key_prefix,
             enabled=settings.rate_limits_enabled,
+            timeout_seconds=settings.health_timeout_seconds,
+            registry=registry,
         )
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and the limits are kept in this process."""
+        return isinstance(self._storage, FallbackStorage) and self._storage.degraded
 
     def _identifiers(self, scope: str, key: str) -> tuple[str, str, str]:
         return (self.prefix, scope, _digest(key))

@@ -187,11 +187,16 @@ async def test_limiter_component(storage: dict[str, Any]) -> None:
     await limiter.check("2/minute", "unit", key)
 
 
-async def test_unreachable_redis_fails_open() -> None:
+async def test_unreachable_redis_falls_back_to_process_memory() -> None:
+    """Redis down: the limits still hold, counted in this process (tests/faults covers an
+    outage and the return of Redis against a real redis-server)."""
     limiter = RateLimiter(storage_uri="redis://127.0.0.1:1/0", prefix="down")
-    for _ in range(3):
+    await limiter.hit("1/minute", "unit", "k")
+    assert limiter.degraded
+    with pytest.raises(RateLimited):
         await limiter.hit("1/minute", "unit", "k")
-    assert await limiter.allow("1/minute", "unit", "k") is True
+    assert await limiter.allow("1/minute", "unit", "k") is False
+    assert await limiter.allow("1/minute", "unit", "other") is True
 
 
 async def test_login_form_rejects_oversized_and_missing_fields(client: httpx.AsyncClient) -> None:

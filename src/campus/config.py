@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     redis_url: str | None = None
+    # Campus serves without Redis (limits per process, jobs in process, sockets on this
+    # instance only), so /health stays 200 ("degraded") while Redis is down, unless this
+    # says the deployment needs it: then /health answers 503 and the instance leaves the
+    # load balancer.
+    redis_required: bool = False
 
     # Authentication
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -170,6 +175,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=32, ge=1)
+    # One Markdown render (lesson content, course description) in the worker process at
+    # most this long; past it the text is shown unformatted (campus.kit.markdown).
+    markdown_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 
     # Real time (chat, notifications, the WebSocket at /api/v1/ws)

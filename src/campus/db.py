@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -158,6 +159,9 @@ def create_engine(
         else:
             kwargs["poolclass"] = FairAsyncQueuePool
     else:
+        # A connection attempt never outlasts the wait for a pooled connection (asyncpg's
+        # own default is 60 s): an unreachable server is a 503 within the pool timeout.
+        kwargs["connect_args"] = {"timeout": settings.db_pool_timeout_seconds}
         kwargs.update(
             poolclass=FairAsyncQueuePool,
             pool_size=settings.db_pool_size,
@@ -174,7 +178,117 @@ def create_engine(
         )
     else:
         _install_checkout_liveness(engine)
+        _install_connect_errors(engine)
+    _install_fault_detection(engine)
     return engine
+
+
+class DatabaseFault(enum.Enum):
+    """Why a statement failed when the fault is the database server's, not the request's.
+
+    ``UNAVAILABLE``: the connection is gone or cannot be made (server stopped, restarting,
+    unreachable); ``BUSY``: the server refuses for lack of capacity (too many connections,
+    SQLite's lock still held after the busy timeout); ``FULL``: out of storage (SQLite's
+    ``SQLITE_FULL``, PostgreSQL's ``disk_full``). Integrity, data and programming errors
+    are none of these.
+    """
+
+    UNAVAILABLE = "unavailable"
+    BUSY = "busy"
+    FULL = "full"
+
+
+# SQLSTATEs of a connection the server ended or refused: class 08 (connection exception),
+# admin shutdown, crash shutdown, "the database system is starting up / shutting down",
+# idle-session timeout.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P05"})
+_DISK_FULL_SQLSTATE = "53100"
+# SQLite primary result codes (the low byte of an extended code).
+_SQLITE_BUSY = 5
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, the driver error it wraps and what caused those (explicit causes only,
+    bounded, no cycles)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending and len(seen) < 12:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        pending.extend((orig if isinstance(orig, BaseException) else None, current.__cause__))
+
+
+def database_fault(error: BaseException) -> DatabaseFault | None:
+    """Classify an error raised by the engine; ``None`` when the request itself is at fault
+    (or nobody knows): those stay 4xx/500."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return DatabaseFault.UNAVAILABLE
+    if not isinstance(error, exc.StatementError):
+        return None
+    for cause in _causes(error):
+        if isinstance(cause, OSError):  # a socket error under the driver: connection lost
+            return DatabaseFault.UNAVAILABLE
+        kind = type(cause)
+        if kind.__name__ == "InternalClientError" and kind.__module__.startswith("asyncpg"):
+            # asyncpg's protocol state machine is out of step: seen when the server's
+            # shutdown notice reaches a connection between two statements. The connection
+            # cannot be trusted; no statement ran.
+            return DatabaseFault.UNAVAILABLE
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            if sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
+                return DatabaseFault.UNAVAILABLE
+            if sqlstate == _DISK_FULL_SQLSTATE:
+                return DatabaseFault.FULL
+            if sqlstate.startswith("53"):  # insufficient resources: too many connections, ...
+                return DatabaseFault.BUSY
+        code = getattr(cause, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            primary = code & 0xFF
+            if primary == _SQLITE_FULL:
+                return DatabaseFault.FULL
+            if primary == _SQLITE_BUSY:
+                return DatabaseFault.BUSY
+            if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+                return DatabaseFault.UNAVAILABLE
+    return None
+
+
+def _install_fault_detection(engine: AsyncEngine) -> None:
+    """Treat every connection-level fault as a disconnect, so the pool drops the connection
+    (and, as for any disconnect, every connection older than it) instead of handing it out
+    again. SQLAlchemy recognises only some of them by itself (asyncpg: a closed socket)."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if context.is_disconnect:
+            return
+        error = context.sqlalchemy_exception or context.original_exception
+        if database_fault(error) is DatabaseFault.UNAVAILABLE:
+            context.is_disconnect = True
+
+
+def _install_connect_errors(engine: AsyncEngine) -> None:
+    """asyncpg raises plain ``OSError`` exceptions (connection refused, timeout, unknown
+    host) when it cannot connect, and SQLAlchemy passes those through unwrapped. Turn them
+    into the DB-API's ``OperationalError``, as a DB-API driver would, so every connect
+    failure surfaces as a SQLAlchemy ``OperationalError`` flagged as a disconnect."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as error:
+            raise dialect.loaded_dbapi.OperationalError(
+                f"cannot connect to the database: {type(error).__name__}: {error}", error
+            ) from error
 
 
 def _install_checkout_liveness(engine: AsyncEngine) -> None:
@@ -248,6 +362,43 @@ async def _commit(session: AsyncSession, *, autocommit: bool = False) -> None:
 async def _rollback(session: AsyncSession) -> None:
     discard_after_commit(session)
     await session.rollback()
+
+
+def is_foreign_key_violation(error: exc.IntegrityError) -> bool:
+    """A row this statement refers to is gone (or never was): SQLSTATE 23503 on
+    PostgreSQL, ``FOREIGN KEY constraint failed`` on SQLite."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "23503" or getattr(orig, "pgcode", None) == "23503":
+        return True
+    return "FOREIGN KEY constraint failed" in str(orig)
+
+
+def is_unique_violation(error: exc.IntegrityError) -> bool:
+    """SQLSTATE 23505 on PostgreSQL, ``UNIQUE constraint failed`` on SQLite."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(orig)
+
+
+@asynccontextmanager
+async def referenced_rows_may_vanish(
+    session: AsyncSession, error: CampusError
+) -> AsyncIterator[None]:
+    """Run the block's writes in a savepoint; raise ``error`` if a row they refer to was
+    deleted meanwhile by a concurrent request (a foreign-key violation).
+
+    For writes that race a delete: a completion or a task pointing at a lesson being
+    deleted, a lesson added to a course being deleted. Checked before, such a row existed;
+    the database is the only judge of whether it still does when the write lands.
+    """
+    try:
+        async with session.begin_nested():
+            yield
+    except exc.IntegrityError as caught:
+        if is_foreign_key_violation(caught):
+            raise error from caught
+        raise
 
 
 _FLUSHED = "campus.flushed"

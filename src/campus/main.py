@@ -32,11 +32,14 @@ from campus.http.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from campus.http.openapi import install_openapi
 from campus.http.ratelimit import API_RATE_LIMIT
 from campus.http.templates import STATIC_DIR
+from campus.http.textguard import TextGuardMiddleware
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
+from campus.kit import markdown
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.activity import LearnerActivity
@@ -70,11 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     init_sentry(settings)
 
+    markdown.renderer.configure(timeout=settings.markdown_timeout_seconds)
     database = Database(settings)
     redis = create_redis(settings)
-    rate_limiter = RateLimiter.from_settings(settings)
     lag_monitor = looplag.LoopLagMonitor() if settings.bench_loop_lag else None
     metrics = Metrics(database.engine)
+    rate_limiter = RateLimiter.from_settings(settings, registry=metrics.registry)
     activity = LearnerActivity(redis, key_prefix=settings.metrics_key_prefix).register(
         metrics.registry
     )
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The user-agent rules load in a thread meanwhile (the first sign-in needs them).
         warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
         await sockets.start()
+        # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
+        undo_signal_hook = sockets.close_on_termination()
         activity.start()
         # Without Redis, scheduled jobs (reminders, digest, clean-up) run in this process.
         schedule = (
@@ -104,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await warm_up
             for task in schedule:
                 task.cancel()
+            undo_signal_hook()
             await activity.stop()
             await sockets.stop()
             await jobs.close(within=10)
@@ -113,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await lag_monitor.stop()
             if redis is not None:
                 await redis.aclose()
+            await rate_limiter.aclose()
+            markdown.renderer.close()
             await database.dispose()
 
     cors_origins = list(settings.cors_origins)
@@ -144,6 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
         ),
+        # Innermost: the text of a request (path, query, headers, cookies, form, JSON)
+        # checked once for NUL and lone surrogates, after the body's size is bounded.
+        Middleware(TextGuardMiddleware),
     ]
     # Swagger UI (/docs) and ReDoc (/redoc) with their bundles served from the installed
     # fastapi-offline package under /docs/assets: the docs work without internet access.
@@ -185,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             JobQueueMiddleware(sockets_route, queue=jobs), trusted_proxies=settings.trusted_proxies
         ),
     )
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.errors import RateLimited
+from campus.main import create_app
 from campus.ratelimit import RateLimiter
 from tests.accounts.conftest import ClientFactory, login
 from tests.conftest import REDIS_TEST_URL, service_unavailable
@@ -183,11 +187,16 @@ async def test_limiter_component(storage: dict[str, Any]) -> None:
     await limiter.check("2/minute", "unit", key)
 
 
-async def test_unreachable_redis_fails_open() -> None:
+async def test_unreachable_redis_falls_back_to_process_memory() -> None:
+    """Redis down: the limits still hold, counted in this process (tests/faults covers an
+    outage and the return of Redis against a real redis-server)."""
     limiter = RateLimiter(storage_uri="redis://127.0.0.1:1/0", prefix="down")
-    for _ in range(3):
+    await limiter.hit("1/minute", "unit", "k")
+    assert limiter.degraded
+    with pytest.raises(RateLimited):
         await limiter.hit("1/minute", "unit", "k")
-    assert await limiter.allow("1/minute", "unit", "k") is True
+    assert await limiter.allow("1/minute", "unit", "k") is False
+    assert await limiter.allow("1/minute", "unit", "other") is True
 
 
 async def test_login_form_rejects_oversized_and_missing_fields(client: httpx.AsyncClient) -> None:
@@ -230,3 +239,106 @@ async def test_api_rate_limit_per_account_and_per_ip(
     assert (await client.get("/api/v1/courses", **_from("203.0.113.10"))).status_code == 200
     # pages and operations are not under the API limit
     assert (await client.get("/health/live", **_from("203.0.113.9"))).status_code == 200
+
+
+@pytest.fixture
+async def committed_factory(
+    settings: Settings, engine: Any
+) -> AsyncIterator[Callable[..., Awaitable[tuple[httpx.AsyncClient, FastAPI]]]]:
+    """Apps whose requests really commit, so parallel requests use parallel connections."""
+    from tests.conftest import truncate_all
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(**overrides: Any) -> tuple[httpx.AsyncClient, FastAPI]:
+            overrides.setdefault("trusted_proxies", ["127.0.0.1"])
+            app = create_app(settings.model_copy(update=overrides))
+            stack.push_async_callback(app.state.database.dispose)
+            transport = httpx.ASGITransport(app=app)
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://testserver")
+            )
+            return client, app
+
+        try:
+            yield factory
+        finally:
+            await stack.aclose()
+            await truncate_all(engine)
+
+
+async def _committed_user(app: FastAPI, settings: Settings) -> str:
+    async with app.state.database.sessionmaker() as db:
+        user = await create_user(db, settings)
+        await db.commit()
+        return user.email
+
+
+@pytest.mark.parametrize("per", ["email", "ip"])
+async def test_a_burst_of_guesses_checks_at_most_the_limit(
+    committed_factory: Callable[..., Awaitable[tuple[httpx.AsyncClient, FastAPI]]],
+    storage: dict[str, Any],
+    settings: Settings,
+    per: str,
+) -> None:
+    """40 wrong guesses at once: at most 5 passwords are verified, the rest are 429
+    before any verify; afterwards the right password is 429 too.
+    (Before: the limit was checked before the verify and counted after it, so all 40
+    were checked.)"""
+    client, app = await _limited_committed(committed_factory, storage)
+    email = await _committed_user(app, settings)
+    if per == "email":  # one account from 40 addresses
+        guesses = [
+            login(client, email, f"wrong-guess-{i}", **_from(f"10.40.0.{i}")) for i in range(40)
+        ]
+    else:  # 40 accounts (known or not) from one address
+        guesses = [
+            login(client, f"spray{i}@example.test", "guess-pass-1", **_from("10.41.0.1"))
+            for i in range(40)
+        ]
+    responses = await asyncio.gather(*guesses)
+    statuses = [r.status_code for r in responses]
+    # A 401 is a verified password; a 429 was refused before any verify.
+    assert statuses.count(401) <= 5, statuses
+    assert statuses.count(429) >= 35, statuses
+    assert set(statuses) == {401, 429}
+    again = await login(
+        client, email, DEFAULT_PASSWORD, **_from("10.40.1.1" if per == "email" else "10.41.0.1")
+    )
+    assert again.status_code == 429
+    assert int(again.headers["retry-after"]) >= 1
+
+
+async def _limited_committed(
+    factory: Callable[..., Awaitable[tuple[httpx.AsyncClient, FastAPI]]], storage: dict[str, Any]
+) -> tuple[httpx.AsyncClient, FastAPI]:
+    return await factory(rate_limits_enabled=True, **storage)
+
+
+async def test_a_right_password_gives_its_place_back(storage: dict[str, Any]) -> None:
+    limiter = RateLimiter(
+        storage_uri=storage["redis_url"], prefix=storage.get("rate_limit_key_prefix", "t")
+    )
+    key = uuid.uuid4().hex
+    first = await limiter.reserve("2/minute", "unit", key)
+    second = await limiter.reserve("2/minute", "unit", key)
+    with pytest.raises(RateLimited) as caught:
+        await limiter.reserve("2/minute", "unit", key)
+    assert 1 <= caught.value.retry_after <= 60
+    await limiter.release(second)
+    third = await limiter.reserve("2/minute", "unit", key)
+    assert third is not None
+    assert first is not None
+    await limiter.release(first)
+    await limiter.release(third)
+    await limiter.reserve("2/minute", "unit", key)
+    await limiter.aclose()
+
+
+async def test_reservations_fall_back_to_memory_when_redis_is_down() -> None:
+    """These limits guard passwords: with Redis unreachable they still hold, per process."""
+    limiter = RateLimiter(storage_uri="redis://127.0.0.1:1/0", prefix="down")
+    await limiter.reserve("1/minute", "unit", "k")
+    with pytest.raises(RateLimited):
+        await limiter.reserve("1/minute", "unit", "k")
+    await limiter.aclose()

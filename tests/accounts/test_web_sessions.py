@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts.service import sessions
 from campus.config import Settings
-from campus.http.templates import render_markdown
 from campus.http.web import csrf_token_matches, mask_csrf_token, safe_next
+from campus.kit.markdown import render as render_markdown
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.pagehelpers import HTML, csrf_from, page_csrf, post_form, sign_in
 

@@ -65,11 +65,16 @@ async def test_health_reports_redis(settings: Settings) -> None:
     assert response.json()["redis"] == "ok"
 
 
-@pytest.mark.parametrize("port", [9])
-async def test_health_503_when_redis_is_down(settings: Settings, port: int) -> None:
+@pytest.mark.parametrize("required", [False, True])
+async def test_health_when_redis_is_down(settings: Settings, required: bool) -> None:
+    """Redis is not needed to serve: 200 "degraded" unless CAMPUS_REDIS_REQUIRED says so."""
     app = create_app(
         settings.model_copy(
-            update={"redis_url": f"redis://127.0.0.1:{port}/0", "health_timeout_seconds": 1.0}
+            update={
+                "redis_url": "redis://127.0.0.1:9/0",
+                "health_timeout_seconds": 1.0,
+                "redis_required": required,
+            }
         )
     )
     async with httpx.AsyncClient(
@@ -78,5 +83,14 @@ async def test_health_503_when_redis_is_down(settings: Settings, port: int) -> N
         response = await c.get("/health")
     await app.state.redis.aclose()
     await app.state.database.dispose()
-    assert response.status_code == 503
     assert response.json()["redis"] == "error"
+    assert response.json()["database"] == "ok"
+    if required:
+        assert response.status_code == 503
+        assert response.json()["status"] == "error"
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["retry-after"] == "5"
+        assert "redis" in response.json()["detail"]
+    else:
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"

@@ -89,6 +89,8 @@ async def test_bad_cursors_are_422(
         {"cursor": body + ".", "limit": 1},
         {"cursor": cursor, "sort": "title"},  # made for another sort
         {"cursor": cursor, "skip": 1},
+        {"cursor": "f.\U000e6213\x7f+\x14"},  # non-ASCII signature: was a 500 (schemathesis)
+        {"cursor": "é.é"},
     ):
         response = await client.get("/api/v1/courses", params=params)
         assert response.status_code == 422, (params, response.text)

@@ -168,15 +168,19 @@ async def test_sigkill_mid_job_then_exactly_one_effect(
     assert (await effect_keys(committed, "killed")).count("killed") == 1
 
 
-async def test_sigterm_finishes_the_running_job(
+async def test_sigterm_finishes_the_running_jobs(
     queue: JobQueue, job_settings: Settings, committed: AsyncEngine, workers: list[WorkerProcess]
 ) -> None:
     worker = WorkerProcess(job_settings).wait_ready()
     workers.append(worker)
-    await _enqueue(queue, "sample.effect", key="graceful", sleep=1.5)
-    await wait_until(lambda: effect_keys(committed, "graceful:try:1"))
+    names = [f"graceful-{n}" for n in range(3)]  # three at once (concurrency 4)
+    for name in names:
+        await _enqueue(queue, "sample.effect", key=name, sleep=1.5)
+    for name in names:
+        await wait_until(lambda name=name: effect_keys(committed, f"{name}:try:1"))
     assert worker.stop(signal.SIGTERM) == 0
-    assert await effect_keys(committed, "graceful") == ["graceful", "graceful:try:1"]
+    for name in names:  # each finished once, none was cut short and run again
+        assert await effect_keys(committed, name) == [name, f"{name}:try:1"]
 
 
 async def test_bad_input_fails_permanently_and_the_worker_keeps_running(

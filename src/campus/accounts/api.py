@@ -36,6 +36,7 @@ from campus.accounts.service import (
 from campus.config import Settings
 from campus.errors import BadGateway, BadRequest, CampusError
 from campus.http.deps import (
+    NO_STORE,
     IdPath,
     SessionDep,
     SettingsDep,
@@ -50,8 +51,9 @@ from campus.http.web import browser_context, login_url, safe_next
 from campus.kit.pagination.envelope import Page
 from campus.kit.pagination.params import PageParams
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"])
+# Tokens and account data: never cached (Cache-Control: no-store on every answer).
+auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[NO_STORE])
+users_router = APIRouter(prefix="/users", tags=["users"], dependencies=[NO_STORE])
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}}
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {

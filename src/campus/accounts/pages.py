@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from fastapi import Path, Query, Response
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts.devices import describe
 from campus.accounts.schemas import (
@@ -36,7 +35,6 @@ from campus.http.forms import choice, field_errors, form_values
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser, Identity
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.http.web import WebPage, WebPageContext, page_params, page_router, safe_next
-from campus.models.accounts import User
 
 router = page_router()
 
@@ -499,7 +497,11 @@ SIGN_IN_METHODS_PATH = "/account/sign-in-methods"
 
 
 async def sign_in_methods_context(
-    page: WebPageContext, session: AsyncSession, user: User, *, back: str = SIGN_IN_METHODS_PATH
+    page: WebPageContext,
+    session: SessionDep,
+    user: CurrentUser,
+    *,
+    back: str = SIGN_IN_METHODS_PATH,
 ) -> dict[str, Any]:
     """What ``accounts/_sign_in_methods.html`` needs (``/account`` includes the partial)."""
     return {

@@ -30,6 +30,7 @@ from campus.http.forms import (
 )
 from campus.http.identity import OptionalUser, TeacherUser
 from campus.http.web import WebPage, page_params, page_router
+from campus.kit import markdown
 from campus.learning import service as learning_service
 from campus.payments import service as payments_service
 
@@ -121,6 +122,7 @@ async def course_page(
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
     progress = await _progress(session, user, course)
+    await markdown.render_html(course.description)  # cached; else off the loop, bounded
     return page.render(
         "courses/course.html",
         {
@@ -172,6 +174,7 @@ async def lesson_page(
             status_code=403,
         )
     quiz_id = await assessments_service.find_lesson_quiz_id(session, lesson_id=lesson.id)
+    await markdown.render_html(lesson.content)  # cached; else off the loop, bounded
     return page.render("courses/lesson.html", {**context, "lesson": lesson, "quiz_id": quiz_id})
 
 

@@ -226,13 +226,15 @@ def _course_by_id(scope: str) -> Select[Any]:
     return course_cards().where(Course.id == bindparam("course_id"), visible_in(scope))
 
 
-async def lock_course(session: AsyncSession, course_id: int) -> None:
+async def lock_course(session: AsyncSession, course_id: int) -> bool:
     """Serialise changes to a course's lessons: ``SELECT ... FOR UPDATE`` on PostgreSQL.
+    False when the course is gone (deleted by a request that committed while this waited).
 
     On SQLite a writing unit of work already holds the database's write lock
     (``BEGIN IMMEDIATE``) and SQLAlchemy renders no ``FOR UPDATE`` there.
     """
-    await session.execute(select(Course.id).where(Course.id == course_id).with_for_update())
+    stmt = select(Course.id).where(Course.id == course_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def slug_exists(session: AsyncSession, slug: str) -> bool:

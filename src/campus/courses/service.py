@@ -22,6 +22,8 @@ from campus.courses.schemas import (
     LessonUpdate,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from campus.kit import markdown
+from campus.kit.aftercommit import after_commit
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
@@ -33,6 +35,7 @@ from campus.realtime.broadcast import access_changed_after_commit
 DERIVED_SLUG_MAX = SLUG_MAX - 12
 SLUG_ATTEMPTS = 8
 FALLBACK_SLUG = "course"
+COURSE_GONE = "Course not found."
 
 
 def can_manage(actor: User | None, course: Course | CourseCard) -> bool:
@@ -112,6 +115,12 @@ async def _flush_in_savepoint(session: AsyncSession, course: Course) -> bool:
     return True
 
 
+def _render_when_committed(session: AsyncSession, text: str | None) -> None:
+    """Markdown is rendered once, when written: in the background after the commit (off
+    the event loop, bounded), so the views that follow find its HTML cached."""
+    after_commit(session, lambda: markdown.prime(text))
+
+
 async def create_course(session: AsyncSession, actor: User, *, data: CourseCreate) -> CourseCard:
     """A new course taught by ``actor``.
 
@@ -135,6 +144,7 @@ async def create_course(session: AsyncSession, actor: User, *, data: CourseCreat
                 break
         else:
             raise Conflict("Could not find a free slug; give one explicitly.", code="slug-taken")
+    _render_when_committed(session, course.description)
     return await get_course(session, actor, course_id=course.id)
 
 
@@ -157,6 +167,8 @@ async def update_course(
     access_before = (course.is_published, course.teacher_id)
     for name, value in fields.items():
         setattr(course, name, value)
+    if "description" in fields:
+        _render_when_committed(session, course.description)
     if (course.is_published, course.teacher_id) != access_before:
         access_changed_after_commit(session, course_ids=[course.id])
     try:
@@ -262,7 +274,8 @@ async def _managed_lesson(
 ) -> Lesson:
     """A lesson of a course ``actor`` manages, with the course row locked for reordering."""
     course = await _managed_course(session, actor, course_id)
-    await repository.lock_course(session, course.id)
+    if not await repository.lock_course(session, course.id):
+        raise NotFound(COURSE_GONE)
     lesson = await repository.get_course_lesson(session, course_id=course.id, lesson_id=lesson_id)
     if lesson is None:
         raise NotFound("Lesson not found.")
@@ -279,7 +292,8 @@ async def create_lesson(
     learners who had finished the course have not finished it any more.
     """
     course = await _managed_course(session, actor, course_id)
-    await repository.lock_course(session, course.id)
+    if not await repository.lock_course(session, course.id):
+        raise NotFound(COURSE_GONE)  # deleted while this request waited for the lock
     highest = await repository.max_position(session, course.id)
     position = data.position if data.position is not None else highest + 1
     if position > highest + 1:
@@ -290,6 +304,7 @@ async def create_lesson(
     lesson = Lesson(**data.model_dump(exclude={"position"}), course_id=course.id, position=position)
     session.add(lesson)
     await session.flush()
+    _render_when_committed(session, lesson.content)
     if course.is_published:
         # Its students hear of it: one INSERT ... SELECT, whatever their number, delivered
         # live after the commit.
@@ -349,6 +364,8 @@ async def update_lesson(
     for name, value in fields.items():
         setattr(lesson, name, value)
     await session.flush()
+    if "content" in fields:
+        _render_when_committed(session, lesson.content)
     return lesson
 
 

@@ -34,6 +34,16 @@ def _reads_only(request: Request) -> bool:
     return not getattr(endpoint, _WRITES_ON_GET, False)
 
 
+async def no_store(response: Response) -> None:
+    """Responses with tokens or account data must not be kept by any cache (RFC 6749 §5.1,
+    RFC 9111): login, refresh, the account, sessions, users, socket tickets."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+NO_STORE = Depends(no_store)
+
+
 async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

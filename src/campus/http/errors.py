@@ -9,12 +9,15 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from campus.db import DatabaseFault, database_fault, is_foreign_key_violation, is_unique_violation
 from campus.errors import (
     CampusError,
+    Conflict,
     Forbidden,
     ServiceUnavailable,
     Unauthenticated,
@@ -273,8 +276,63 @@ async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    """The safety net for a write that lost a race no service anticipated: a row it refers
+    to was deleted, or an equal one was inserted, by a concurrent request. A 409 the client
+    may retry, not a 500. (Services turn the races they know of into their own 404/409.)
+    Any other integrity error is a bug and stays a 500."""
+    assert isinstance(exc, IntegrityError)
+    if not (is_foreign_key_violation(exc) or is_unique_violation(exc)):
+        raise exc
+    busy_logger.warning("write_lost_a_race", path=request.url.path, error=str(exc.orig)[:200])
+    return await campus_error_handler(
+        request,
+        Conflict("The request conflicts with a concurrent change; try again.", code="conflict"),
+    )
+
+
+# What a client is told when the database fails under a request (none of these is the
+# request's fault; nothing it wrote was kept).
+DATABASE_FAULTS: dict[DatabaseFault, tuple[str, str, int]] = {
+    DatabaseFault.UNAVAILABLE: (
+        "database-unavailable",
+        "The database is unavailable; nothing was changed. Try again shortly.",
+        2,
+    ),
+    DatabaseFault.BUSY: ("busy", "The server is busy; try again shortly.", 1),
+    DatabaseFault.FULL: (
+        "storage-full",
+        "The server has run out of storage space; nothing was changed. Try again later.",
+        60,
+    ),
+}
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """A statement failed because of the database server (down, restarting, out of
+    connections or disk): a 503 problem with ``Retry-After``, never a 500. Any other
+    database error (integrity, data, a bug) is re-raised to the 500 safety net."""
+    assert isinstance(exc, StatementError)
+    fault = database_fault(exc)
+    if fault is None:
+        raise exc
+    code, detail, retry_after = DATABASE_FAULTS[fault]
+    cause = exc.orig if exc.orig is not None else exc
+    busy_logger.warning(
+        "db_fault",
+        fault=fault.value,
+        path=request.url.path,
+        error=f"{type(cause).__name__}: {cause}"[:300],
+    )
+    return await campus_error_handler(
+        request, ServiceUnavailable(detail, code=code, headers={"Retry-After": str(retry_after)})
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, pool_timeout_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
+    app.add_exception_handler(StatementError, database_error_handler)
     app.add_exception_handler(CampusError, campus_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -185,15 +185,9 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
-def _has_nul(query_string: bytes) -> bool:
-    lowered = query_string.lower()
-    return b"%00" in lowered or b"\x00" in lowered
-
-
 class BodyLimitMiddleware:
     """Input limits before any parsing: 413 for bodies over the limit; 422 for JSON nested
-    deeper than allowed and for a NUL character in the query string (no text field of
-    Campus accepts one, and databases refuse it)."""
+    deeper than allowed. (Text itself is checked by ``campus.http.textguard``.)"""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_json_depth: int) -> None:
         self.app = app
@@ -201,17 +195,6 @@ class BodyLimitMiddleware:
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _has_nul(scope.get("query_string", b"")):
-            payload = problem_payload(
-                status=422,
-                instance=scope.get("path", ""),
-                code="validation-error",
-                title="Unprocessable Content",
-                detail="Query parameters must not contain NUL characters.",
-                errors=[{"loc": ["query"], "msg": "NUL character", "type": "string_nul"}],
-            )
-            await problem_response(payload)(scope, receive, send)
-            return
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return

@@ -1,4 +1,5 @@
-"""Where the templates live and the filters they use (``markdown``: sanitised HTML; ``money``).
+"""Where the templates live and the filters they use (``markdown``: the cached sanitised
+HTML; ``excerpt``: plain text of Markdown for summaries; ``money``).
 
 The ``Jinja2Templates`` instance, with its page context, is built by ``campus.http.web``.
 """
@@ -7,43 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nh3
 from jinja2 import Environment
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+from campus.kit import markdown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-# Raw HTML in Markdown is shown as text (html=False); the output is sanitised again by nh3,
-# so a `<script>`, an `onerror=` or a `javascript:` link in a lesson never runs.
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_markdown.enable(["table", "strikethrough"])
-_ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
-}  # fmt: skip
-_ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
-    "code": {"class"},
-    "th": {"align"},
-    "td": {"align"},
-}
-
 
 def render_markdown(text: str | None) -> Markup:
-    """Markdown to safe HTML."""
-    html = _markdown.render(text or "")
-    cleaned = nh3.clean(
-        html,
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
-    return Markup(cleaned)  # noqa: S704 - sanitised by nh3 just above
+    """The cached, sanitised HTML of ``text`` (``campus.kit.markdown``); never renders: a
+    page that shows Markdown awaits ``markdown.render_html`` first, off the event loop."""
+    return Markup(markdown.cached_html(text))  # noqa: S704 - sanitised by nh3 (or escaped)
 
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -71,5 +48,6 @@ def counted(count: int | None, singular: str, plural: str | None = None) -> str:
 
 def install_filters(env: Environment) -> None:
     env.filters["markdown"] = render_markdown
+    env.filters["excerpt"] = markdown.excerpt
     env.filters["money"] = _money
     env.filters["counted"] = counted

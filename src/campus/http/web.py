@@ -35,7 +35,13 @@ from starlette.datastructures import FormData
 from campus.config import Settings
 from campus.errors import Forbidden
 from campus.http.deps import SAFE_METHODS, SessionDep, SettingsDep, cursor_codec
-from campus.http.identity import SESSION_COOKIE, Identity, Viewer, resolve_identity
+from campus.http.identity import (
+    SESSION_COOKIE,
+    Identity,
+    Viewer,
+    resolve_identity,
+    resolved_viewer,
+)
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
 from campus.kit.pagination.envelope import PageResult
@@ -379,7 +385,11 @@ def page_context(request: Request) -> dict[str, Any]:
     settings: Settings | None = state.settings if state else None
     if settings is None:
         settings = getattr(request.app.state, "settings", None)
-    viewer = state.viewer if state else getattr(request.state, "error_viewer", None)
+    viewer = (
+        state.viewer
+        if state
+        else getattr(request.state, "error_viewer", None) or resolved_viewer(request)
+    )
     return {
         "current_user": viewer,
         "csrf_token": state.csrf_token() if state and state.csrf_key else "",

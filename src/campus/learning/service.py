@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import service as course_service
 from campus.courses.schemas import CourseCard
+from campus.db import referenced_rows_may_vanish
 from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
 from campus.jobs import enqueue
 from campus.kit.aftercommit import after_commit
@@ -29,6 +30,7 @@ CHECKOUT_PATH = "/api/v1/courses/{course_id}/checkout"
 # Run (after the commit) when a lesson completion completes a course: campus.certificates.
 COURSE_COMPLETED_JOB = "certificates.issue"
 STUDENT_SORTS = tuple(repository.STUDENT_SORTS)
+ENROLL_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +106,26 @@ async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) 
 async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> EnrollmentResult:
     """Insert, reactivate, or keep the active enrollment: one row even under races."""
     now = utcnow()
-    created_id = await repository.insert_enrollment_if_absent(
-        session, user_id=user_id, course_id=course_id, now=now
-    )
-    if created_id is None:
-        created_id = await repository.reactivate_enrollment(
-            session, user_id=user_id, course_id=course_id, now=now
-        )
-    enrollment = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
-    assert enrollment is not None  # inserted, reactivated or already active
+    created_id: int | None = None
+    enrollment: Enrollment | None = None
+    # A concurrent leave can cancel the row between these statements (READ COMMITTED):
+    # then this enroll, the later request, reactivates it again. A course deleted
+    # meanwhile is a 404.
+    for _ in range(ENROLL_ATTEMPTS):
+        async with referenced_rows_may_vanish(session, NotFound("Course not found.")):
+            inserted = await repository.insert_enrollment_if_absent(
+                session, user_id=user_id, course_id=course_id, now=now
+            )
+        if inserted is None:
+            inserted = await repository.reactivate_enrollment(
+                session, user_id=user_id, course_id=course_id, now=now
+            )
+        created_id = created_id or inserted
+        enrollment = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
+        if enrollment is not None:
+            break
+    if enrollment is None:
+        raise Conflict("The enrollment changed meanwhile; try again.", code="enrollment-changed")
     if created_id is not None:
         await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
         after_commit(session, counters.ENROLLMENTS.inc)
@@ -227,9 +240,11 @@ async def complete_lesson(
         raise Conflict(
             "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
         )
-    created = await repository.insert_completion_if_absent(
-        session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
-    )
+    # The lesson (or its course) may be deleted by its teacher while this runs: 404.
+    async with referenced_rows_may_vanish(session, NotFound("Lesson not found.")):
+        created = await repository.insert_completion_if_absent(
+            session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
+        )
     progress = Progress.of(
         *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
     )

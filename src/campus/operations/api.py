@@ -37,17 +37,28 @@ async def live() -> dict[str, str]:
 @router.get(
     "/health",
     response_model=Health,
-    summary="Readiness: database and Redis reachable",
-    responses={503: {"description": "A dependency is down; the body names it."}},
+    summary="Readiness: the database reachable (and Redis, when it is required)",
+    description=(
+        "`status` is `ok`, or `degraded` while Redis is down but not required "
+        "(`CAMPUS_REDIS_REQUIRED`): Campus still serves, with rate limits per process, "
+        "jobs in the app process and socket frames for this instance's sockets only."
+    ),
+    responses={503: {"description": "A required dependency is down; the body names it."}},
 )
 async def health(request: Request) -> Any:
     state = request.app.state
+    settings = state.settings
     report = await service.check_health(
         engine=state.database.engine,
         redis=state.redis,
-        timeout_seconds=state.settings.health_timeout_seconds,
+        timeout_seconds=settings.health_timeout_seconds,
+        redis_required=settings.redis_required,
     )
-    body: dict[str, str] = {"status": "ok", "database": report.database, "redis": report.redis}
+    body: dict[str, str] = {
+        "status": "degraded" if report.degraded else "ok",
+        "database": report.database,
+        "redis": report.redis,
+    }
     if report.healthy:
         return body
     failing = ", ".join(report.failing)
@@ -58,7 +69,7 @@ async def health(request: Request) -> Any:
         detail=f"Unavailable: {failing}.",
         instance=request.url.path,
     )
-    return problem_response(body, status=503)
+    return problem_response(body, status=503, headers={"Retry-After": "5"})
 
 
 @router.get(

@@ -18,10 +18,17 @@ CheckResult = Literal["ok", "error", "disabled"]
 class HealthReport:
     database: CheckResult
     redis: CheckResult
+    redis_required: bool = False
 
     @property
     def healthy(self) -> bool:
-        return self.database != "error" and self.redis != "error"
+        """Ready to serve: the database answers, and Redis too if it is required."""
+        return self.database != "error" and not (self.redis_required and self.redis == "error")
+
+    @property
+    def degraded(self) -> bool:
+        """Serving, without Redis: limits per process, jobs in process, local sockets only."""
+        return self.healthy and self.redis == "error"
 
     @property
     def failing(self) -> list[str]:
@@ -34,7 +41,11 @@ async def _ping_database(engine: AsyncEngine) -> None:
 
 
 async def check_health(
-    *, engine: AsyncEngine, redis: Redis | None, timeout_seconds: float
+    *,
+    engine: AsyncEngine,
+    redis: Redis | None,
+    timeout_seconds: float,
+    redis_required: bool = False,
 ) -> HealthReport:
     """Ping each dependency with a short timeout; never raise."""
 
@@ -50,4 +61,4 @@ async def check_health(
     redis_result: CheckResult = "disabled"
     if redis is not None:
         redis_result = await run("redis", redis.ping())
-    return HealthReport(database=database, redis=redis_result)
+    return HealthReport(database=database, redis=redis_result, redis_required=redis_required)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from campus.http.deps import SessionDep
+from campus.http.deps import NO_STORE, SessionDep
 from campus.http.identity import CurrentAuth
 from campus.http.ratelimit import AUTH_RATE_LIMIT
 from campus.kit.schemas import Schema
@@ -24,7 +24,7 @@ class TicketRead(Schema):
     "/ticket",
     response_model=TicketRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[AUTH_RATE_LIMIT],
+    dependencies=[AUTH_RATE_LIMIT, NO_STORE],
     responses={
         401: {"description": "Not authenticated"},
         429: {"description": "Too many tickets (CAMPUS_RATE_LIMIT_AUTH, per IP)"},

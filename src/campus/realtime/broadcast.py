@@ -37,6 +37,9 @@ logger = get_logger("campus.realtime")
 
 SESSION_INFO_KEY = "campus.broadcaster"
 Listener = Callable[[str], None]
+# A publish not done within this falls back to this instance's sockets (a Redis answering
+# that slowly is as good as down for live frames).
+PUBLISH_TIMEOUT = 1.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5)
 
 
@@ -164,7 +167,9 @@ class RedisBroadcaster(Broadcaster):
     listen to (plus a private control channel, so it is never idle). A message on Redis is
     ``"<unix time> <frame>"``; the time feeds ``campus_broadcast_latency_seconds``. When
     Redis drops, redis-py reconnects and subscribes again; frames published meanwhile are
-    lost (pub/sub keeps nothing), which the clients cover by reloading history on reconnect.
+    lost for the other instances (pub/sub keeps nothing; the clients cover it by reloading
+    history on reconnect), while this instance delivers its own publishes to its own
+    sockets directly.
     """
 
     def __init__(
@@ -202,6 +207,24 @@ class RedisBroadcaster(Broadcaster):
                 await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def publish(self, items: Sequence[tuple[str, str]]) -> None:
+        try:
+            # redis-py retries a failed command with backoff (seconds in all): this
+            # instance's sockets should not wait for that when Redis is gone.
+            await asyncio.wait_for(self._publish_to_redis(items), timeout=PUBLISH_TIMEOUT)
+        except Exception as exc:
+            # Redis is down: this instance's own sockets still get the frames; sockets on
+            # other instances miss them (their clients reload the history on reconnect).
+            logger.warning(
+                "realtime_redis_publish_failed",
+                error=type(exc).__name__,
+                frames=len(items),
+                hint="delivered to this instance's sockets only",
+            )
+            now = time.time()
+            for channel, frame in items:
+                self._dispatch(channel, frame, now)
+
+    async def _publish_to_redis(self, items: Sequence[tuple[str, str]]) -> None:
         stamp = f"{time.time():.6f} "
         if len(items) == 1:
             channel, frame = items[0]

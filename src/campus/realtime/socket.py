@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -46,7 +48,7 @@ from starlette.websockets import WebSocketState
 from campus.chat import service as chat_service
 from campus.chat.schemas import MessageCreate
 from campus.config import Settings
-from campus.db import WRITE_TRANSACTION, Database, unit_of_work
+from campus.db import WRITE_TRANSACTION, Database, database_fault, unit_of_work
 from campus.errors import CampusError
 from campus.http.identity import SESSION_COOKIE
 from campus.log import get_logger
@@ -228,6 +230,47 @@ class SocketHub:
         await self.broadcaster.start()
         self._checker = asyncio.get_running_loop().create_task(self._check_sessions())
 
+    def going_away(self) -> None:
+        """Close every open socket with 1001 (Going Away), after the frames already queued."""
+        for connection in list(self.connections):
+            connection.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+
+    def close_on_termination(self) -> Callable[[], None]:
+        """Say 1001 to every socket as soon as SIGTERM or SIGINT arrives; returns the undo.
+
+        The server (uvicorn) stops listening on SIGTERM, then closes the sockets still open
+        itself, with 1012 (Service Restart), before the application's shutdown runs. So the
+        signal handler the server installed is chained: ours first schedules
+        :meth:`going_away` on the event loop, then the server's runs as before. Nothing is
+        installed when no server handles the signal (a test client, a script) or off the
+        main thread.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        loop = asyncio.get_running_loop()
+        installed: dict[int, Any] = {}
+
+        def make_handler(previous: Callable[[int, Any], Any]) -> Callable[[int, Any], None]:
+            def handler(signum: int, frame: Any) -> None:
+                loop.call_soon_threadsafe(self.going_away)
+                previous(signum, frame)
+
+            return handler
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                ours = make_handler(previous)
+                signal.signal(signum, ours)
+                installed[signum] = (previous, ours)
+
+        def undo() -> None:
+            for signum, (previous, ours) in installed.items():
+                if signal.getsignal(signum) is ours:
+                    signal.signal(signum, previous)
+
+        return undo
+
     async def stop(self) -> None:
         if self._checker is not None:
             self._checker.cancel()
@@ -235,8 +278,7 @@ class SocketHub:
                 await self._checker
         for recheck in list(self._rechecks.values()):
             recheck.cancel()
-        for connection in list(self.connections):
-            connection.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+        self.going_away()
         flushers = [c.flusher for c in self.connections if c.flusher is not None]
         if flushers:
             await asyncio.wait(flushers, timeout=2)
@@ -406,7 +448,13 @@ async def _receive_loop(hub: SocketHub, connection: Connection) -> None:
             await _handle(hub, connection, data)
         except CampusError as exc:
             connection.deliver(error_frame(exc.detail, exc.code))
-        except Exception:
+        except Exception as exc:
+            if database_fault(exc) is not None:  # the database is down or full: retryable
+                logger.warning("realtime_frame_db_fault", error=type(exc).__name__)
+                connection.deliver(
+                    error_frame("The database is unavailable; try again shortly.", "unavailable")
+                )
+                continue
             logger.exception("realtime_frame_failed")
             connection.deliver(error_frame("Something went wrong.", "internal-error"))
 

@@ -49,6 +49,7 @@ PRIORITIES = [
 SORT_CHOICES = [
     ("due_date", "Due soonest"),
     ("-priority", "Highest priority"),
+    ("priority", "Lowest priority"),
     ("-created_at", "Newest"),
     ("-updated_at", "Recently changed"),
     ("title", "Title A to Z"),

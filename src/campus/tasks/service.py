@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import service as course_service
+from campus.db import referenced_rows_may_vanish
 from campus.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
@@ -23,16 +24,27 @@ from campus.tasks.schemas import TaskCreate, TaskFilters, TaskReplace, TaskUpdat
 TASK_NOT_FOUND = "Task not found."
 
 
+def _unreadable_lesson() -> ValidationFailed:
+    return ValidationFailed.field(
+        ["body", "lesson_id"],
+        "lesson_id must be a lesson you can read (it does not exist, or you are not "
+        "enrolled in its course)",
+    )
+
+
 async def _check_lesson(session: AsyncSession, actor: User, lesson_id: int) -> None:
     """A task may point only at a lesson the actor can read (the §4 rule), else 422."""
     try:
         await course_service.get_readable_lesson(session, actor, lesson_id=lesson_id)
     except (NotFound, Forbidden, Unauthenticated) as exc:
-        raise ValidationFailed.field(
-            ["body", "lesson_id"],
-            "lesson_id must be a lesson you can read (it does not exist, or you are not "
-            "enrolled in its course)",
-        ) from exc
+        raise _unreadable_lesson() from exc
+
+
+async def _flush_lesson_link(session: AsyncSession) -> None:
+    """Write the task; a lesson deleted since it was checked is the same 422 as a missing
+    one (the delete won the race), never a foreign-key 500."""
+    async with referenced_rows_may_vanish(session, _unreadable_lesson()):
+        await session.flush()
 
 
 def _set_status(task: Task, status: TaskStatus, now: datetime) -> None:
@@ -67,7 +79,10 @@ async def create_task(session: AsyncSession, actor: User, *, data: TaskCreate) -
         completed_at=now if data.status == TaskStatus.COMPLETED else None,
     )
     session.add(task)
-    await session.flush()
+    if data.lesson_id is not None:
+        await _flush_lesson_link(session)
+    else:
+        await session.flush()
     return task
 
 
@@ -114,9 +129,13 @@ async def replace_task(
     task.description = data.description
     task.priority = data.priority
     task.due_date = data.due_date
+    lesson_changed = data.lesson_id is not None and data.lesson_id != task.lesson_id
     task.lesson_id = data.lesson_id
     _set_status(task, data.status, now)
-    await session.flush()
+    if lesson_changed:
+        await _flush_lesson_link(session)
+    else:
+        await session.flush()
     return task
 
 
@@ -127,7 +146,8 @@ async def update_task(
     task = await _owned(session, actor, task_id)
     changes = data.model_dump(exclude_unset=True)
     lesson_id = changes.get("lesson_id")
-    if lesson_id is not None and lesson_id != task.lesson_id:
+    lesson_changed = lesson_id is not None and lesson_id != task.lesson_id
+    if lesson_id is not None and lesson_changed:
         await _check_lesson(session, actor, lesson_id)
     now = utcnow()
     for name in ("title", "description", "priority", "due_date", "lesson_id"):
@@ -135,7 +155,10 @@ async def update_task(
             setattr(task, name, changes[name])
     if "status" in changes:
         _set_status(task, changes["status"], now)
-    await session.flush()
+    if lesson_changed:
+        await _flush_lesson_link(session)
+    else:
+        await session.flush()
     return task
 
 

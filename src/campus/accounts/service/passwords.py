@@ -67,8 +67,10 @@ async def update_me(
             )
         require_policy(new_password, email=actor.email, loc=["body", "password"])
         limit = settings.rate_limit_login_failures
+        # Reserved before the check, given back when right (see signin.authenticate_password).
+        reservation = None
         if limiter is not None:
-            await limiter.check(limit, "login-email", actor.email)
+            reservation = await limiter.reserve(limit, "login-email", actor.email)
         passwords = get_passwords(settings)
         new_hash = None
         async with connection_released(session):
@@ -76,9 +78,9 @@ async def update_me(
             if valid:
                 new_hash = await passwords.hash(new_password)
         if new_hash is None:
-            if limiter is not None:
-                await limiter.count(limit, "login-email", actor.email)
             raise Forbidden("The current password is not correct.", code="wrong-password")
+        if limiter is not None:
+            await limiter.release(reservation)
         await set_password(session, actor, password_hash=new_hash)
         await end_all_sessions(session, user_id=actor.id, except_session_id=current_session_id)
         await record_password_change(

@@ -11,7 +11,7 @@ from campus.accounts.schemas import UserCreate
 from campus.accounts.service.verification import send_verification_email
 from campus.config import Settings
 from campus.db import connection_released
-from campus.errors import Conflict, Forbidden, Unauthenticated
+from campus.errors import Conflict, Forbidden, RateLimited, Unauthenticated
 from campus.models.accounts import User, UserRole
 from campus.ratelimit import RateLimiter
 
@@ -52,27 +52,34 @@ async def authenticate_password(
 ) -> User:
     """Check an email and password. Unknown email and wrong password cost the same time.
 
-    With a ``limiter``, failed attempts are counted per email (known or not) and per IP
-    (``CAMPUS_RATE_LIMIT_LOGIN_FAILURES``); once either is used up, sign-in answers 429
-    without checking the password. A success resets no counter: failures age out.
+    With a ``limiter``, attempts are limited per email (known or not) and per IP
+    (``CAMPUS_RATE_LIMIT_LOGIN_FAILURES``). Each attempt reserves its place in both windows
+    *before* the password is checked, atomically, and gives them back only when the
+    password was right: so however many guesses arrive at once, at most the limit's worth
+    are checked and the rest (the right password too) answer 429. A success resets no
+    counter: failures age out.
     """
     email = email.strip().lower()
     limit = settings.rate_limit_login_failures
+    reservations = []
     if limiter is not None:
-        await limiter.check(limit, "login-email", email)
+        reservations.append(await limiter.reserve(limit, "login-email", email))
         if ip:
-            await limiter.check(limit, "login-ip", ip)
+            try:
+                reservations.append(await limiter.reserve(limit, "login-ip", ip))
+            except RateLimited:
+                await limiter.release(reservations[0])
+                raise
     user = await repository.get_user_by_email(session, email)
     async with connection_released(session):
         valid, new_hash = await get_passwords(settings).verify_and_update(
             password, user.password_hash if user else None
         )
     if user is None or not valid:
-        if limiter is not None:
-            await limiter.count(limit, "login-email", email)
-            if ip:
-                await limiter.count(limit, "login-ip", ip)
         raise Unauthenticated(INVALID_CREDENTIALS, code="invalid-credentials")
+    if limiter is not None:
+        for reservation in reservations:
+            await limiter.release(reservation)
     if not user.is_active:
         raise Forbidden("This account is disabled.", code="account-disabled")
     if new_hash is not None:

@@ -68,7 +68,10 @@ class CursorCodec:
         """The keyset of a token this codec signed; anything else is a 422."""
         body_text, _, signature = token.partition(".")
         body = body_text.encode()
-        if not body or not hmac.compare_digest(self._sign(body), signature):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, once a
+        # 500 for a cursor such as "f.\U000e6213").
+        given = signature.encode("utf-8", "surrogatepass")
+        if not body or not hmac.compare_digest(self._sign(body).encode(), given):
             raise bad_cursor(INVALID_CURSOR)
         try:
             payload = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))

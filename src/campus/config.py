@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     # instance only), so /health stays 200 ("degraded") while Redis is down, unless this
     # says the deployment needs it: then /health answers 503 and the instance leaves the
     # load balancer.
-    redis_required: bool = False
+    # API.md §9: /health is 503 when a dependency is down. false: Redis down is a 200
+    # "degraded" (Campus serves without it), e.g. for a readiness probe (deploy/k8s).
+    redis_required: bool = True
 
     # Authentication
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)

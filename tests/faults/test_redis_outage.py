@@ -40,6 +40,7 @@ def test_redis_outage_degrades_and_recovers(
 ) -> None:
     extra = {
         "CAMPUS_REDIS_URL": redis_server.url,
+        "CAMPUS_REDIS_REQUIRED": "false",
         "CAMPUS_RATE_LIMITS_ENABLED": "true",
         "CAMPUS_RATE_LIMIT_API": "100000/minute",
         "CAMPUS_RATE_LIMIT_AUTH": "3/minute",

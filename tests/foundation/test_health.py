@@ -94,3 +94,27 @@ async def test_health_when_redis_is_down(settings: Settings, required: bool) -> 
     else:
         assert response.status_code == 200
         assert response.json()["status"] == "degraded"
+
+
+async def test_by_default_a_configured_redis_that_is_down_fails_health(settings: Settings) -> None:
+    """API.md §9: 503 with "status": "error" and the failing part when a dependency is down."""
+    defaults = Settings(env="test", database_url=settings.database_url)
+    assert defaults.redis_required is True
+    app = create_app(
+        settings.model_copy(
+            update={
+                "redis_url": "redis://127.0.0.1:9/0",
+                "health_timeout_seconds": 1.0,
+                "redis_required": defaults.redis_required,
+            }
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as c:
+        response = await c.get("/health")
+    await app.state.redis.aclose()
+    await app.state.database.dispose()
+    assert response.status_code == 503
+    assert response.json()["status"] == "error"
+    assert response.json()["redis"] == "error"

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campus.config import Settings
+from campus.ratelimit import REDIS_RETRY_SECONDS
 from campus.realtime.broadcast import RedisBroadcaster
 from tests.conftest import truncate_all
 from tests.faults.load import Timeline, write_tasks
@@ -83,6 +84,10 @@ def test_redis_outage_degrades_and_recovers(
         while health.json()["redis"] != "ok" and time.monotonic() < deadline:
             time.sleep(0.2)
             health = httpx.get(f"{server.url}/health", timeout=10)
+        # The limiter goes back to Redis at its first operation once the retry window
+        # (REDIS_RETRY_SECONDS) has passed: make sure one API request comes after it.
+        time.sleep(REDIS_RETRY_SECONDS + 0.5)
+        assert httpx.get(f"{server.url}/api/v1/courses", timeout=10).status_code == 200
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
         output = server.output
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import random
 import secrets
@@ -509,6 +510,8 @@ def main() -> None:
         env = {
             "CAMPUS_ENV": "production",
             "CAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
+            # production refuses to start without it (a throw-away key: the seed of 32 bytes)
+            "CAMPUS_CERTIFICATE_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "CAMPUS_LOG_LEVEL": "WARNING",
             "CAMPUS_ACCESS_TOKEN_MINUTES": "240",
         }

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -75,7 +76,7 @@ class RealtimeMetrics:
         )
 
 
-class Broadcaster:
+class Broadcaster(ABC):
     """Listeners of this process by channel; subclasses carry frames between instances."""
 
     def __init__(self, metrics: RealtimeMetrics | None = None) -> None:
@@ -127,9 +128,9 @@ class Broadcaster:
 
     # -- publishing ----------------------------------------------------------------------
 
+    @abstractmethod
     async def publish(self, items: Sequence[tuple[str, str]]) -> None:
         """Deliver each ``(channel, frame)`` to its listeners on every instance."""
-        raise NotImplementedError
 
     def publish_soon(self, items: Sequence[tuple[str, str]]) -> None:
         """Hand ``items`` to a background task (after-commit callbacks are synchronous)."""

@@ -351,11 +351,35 @@ async def attach_provider(session: AsyncSession, user: User, *, profile: Provide
             f"Your account is already linked to another {label} account; unlink it first.",
             code="oauth-account-mismatch",
         )
+    await _add_link(
+        session,
+        user_id=user.id,
+        profile=profile,
+        email=email,
+        now=now,
+        lost_race=Conflict(
+            f"This {label} account was just linked by another request.",
+            code="oauth-account-taken",
+        ),
+    )
+
+
+async def _add_link(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    profile: ProviderProfile,
+    email: str | None,
+    now: datetime,
+    lost_race: Conflict,
+) -> None:
+    """Link the provider account to ``user_id``; ``lost_race`` if a concurrent request
+    linked it (or this user's account of that provider) first."""
     try:
         async with session.begin_nested():
             session.add(
                 OAuthAccount(
-                    user_id=user.id,
+                    user_id=user_id,
                     provider=profile.provider,
                     subject=profile.subject,
                     email=email,
@@ -364,10 +388,7 @@ async def attach_provider(session: AsyncSession, user: User, *, profile: Provide
                 )
             )
     except IntegrityError as exc:
-        raise Conflict(
-            f"This {label} account was just linked by another request.",
-            code="oauth-account-taken",
-        ) from exc
+        raise lost_race from exc
 
 
 def _check_active(user: User) -> None:
@@ -438,23 +459,17 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
                 "An account with this email was just created; please sign in again.",
                 code="email-taken",
             ) from exc
-    try:
-        async with session.begin_nested():
-            session.add(
-                OAuthAccount(
-                    user_id=user.id,
-                    provider=profile.provider,
-                    subject=profile.subject,
-                    email=email,
-                    created_at=now,
-                    last_used_at=now,
-                )
-            )
-    except IntegrityError as exc:
-        raise Conflict(
+    await _add_link(
+        session,
+        user_id=user.id,
+        profile=profile,
+        email=email,
+        now=now,
+        lost_race=Conflict(
             f"This {label} account was just linked by another sign-in; please sign in again.",
             code="oauth-account-mismatch",
-        ) from exc
+        ),
+    )
     return user
 
 

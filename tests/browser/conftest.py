@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,14 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[LiveServer]:
-    if not CHROMIUM.exists():
-        service_unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+@contextmanager
+def campus_in_thread(
+    settings: Settings, *, name: str, **update: Any
+) -> Iterator[tuple[str, Settings]]:
+    """``create_app`` under uvicorn in a thread on a free port: ``(url, its settings)``."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server_settings = settings.model_copy(update={"base_url": url})
+    server_settings = settings.model_copy(update={"base_url": url, **update})
     config = uvicorn.Config(
         create_app(server_settings),
         host="127.0.0.1",
@@ -75,18 +77,26 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="campus-live-server", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the live Campus server did not start")
+            pytest.fail(f"{name} did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(url=url, settings=server_settings)
+        yield url, server_settings
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    if not CHROMIUM.exists():
+        service_unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with campus_in_thread(settings, name="campus-live-server") as (url, server_settings):
+        yield LiveServer(url=url, settings=server_settings)
 
 
 @pytest.fixture(scope="session")

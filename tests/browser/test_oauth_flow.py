@@ -4,18 +4,14 @@ comes back to /login with the reason. Screenshots of /login and /register with t
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
-from campus.main import create_app
 from campus.models.accounts import AuthSession, OAuthAccount, User
 from tests.accounts.fakeoauth import (
     FakeProvider,
@@ -23,7 +19,7 @@ from tests.accounts.fakeoauth import (
     GoogleAccount,
     running_fake_provider,
 )
-from tests.browser.conftest import _free_port, snap
+from tests.browser.conftest import campus_in_thread, snap
 
 
 @pytest.fixture(scope="module")
@@ -35,32 +31,10 @@ def fake_provider() -> Iterator[FakeProvider]:
 @pytest.fixture(scope="module")
 def oauth_server(settings: Settings, fake_provider: FakeProvider) -> Iterator[str]:
     """A Campus server with both providers pointed at the loopback provider."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server_settings = settings.model_copy(
-        update={"base_url": url, **fake_provider.settings_update()}
-    )
-    config = uvicorn.Config(
-        create_app(server_settings),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="campus-oauth-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the OAuth Campus server did not start")
-        time.sleep(0.05)
-    try:
+    with campus_in_thread(
+        settings, name="campus-oauth-server", **fake_provider.settings_update()
+    ) as (url, _):
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 async def test_continue_with_github_signs_in_on_the_cabinet(

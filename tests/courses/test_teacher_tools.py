@@ -108,6 +108,18 @@ def test_a_huge_block_is_shown_plain_and_inline_code_is_unchanged() -> None:
     assert markdown.render("    <i>\n") == "<pre><code>&lt;i&gt;\n</code></pre>\n"
 
 
+def test_a_document_highlights_at_most_its_budget_of_code() -> None:
+    block = "x = 1\n" * (15_000 // 6)
+    html = markdown.render(f"```python\n{block}```\n\n" * 4 + "```python\ny = 2\n```\n")
+    blocks = html.split("</pre>")[:-1]
+    assert len(blocks) == 5
+    assert [b.lstrip().startswith('<pre class="highlight">') for b in blocks] == [
+        True, True, True, False, False
+    ]  # fmt: skip
+    # The budget is per render: the next document starts afresh.
+    assert markdown.render("```python\ny = 2\n```\n").startswith('<pre class="highlight">')
+
+
 def test_the_stylesheet_has_a_light_and_a_dark_theme_with_aa_contrast() -> None:
     css = highlight.stylesheet()
     light, _, dark = css.partition("@media (prefers-color-scheme: dark) {")

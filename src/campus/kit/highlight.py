@@ -6,8 +6,10 @@ token (Pygments' short token classes, no inline styles), so lessons need no Java
 show coloured code. The sanitiser (``campus.kit.markdown``) allows exactly these classes:
 :data:`PRE_CLASSES`, :data:`CODE_CLASSES` and :data:`TOKEN_CLASSES`.
 
-- An unknown language, no language, or a block longer than :data:`MAX_BLOCK_CHARS` is shown
-  as plain escaped code (``<pre><code>``); the language a writer typed is never echoed.
+- An unknown language, no language, a block longer than :data:`MAX_BLOCK_CHARS`, or a block
+  past the document's budget of :data:`MAX_DOCUMENT_CHARS` highlighted characters
+  (:func:`budget`) is shown as plain escaped code (``<pre><code>``); the language a writer
+  typed is never echoed.
 - :func:`stylesheet` builds the CSS of the token classes from two Pygments styles, a light
   one and a dark one (``prefers-color-scheme: dark``), both meeting WCAG AA contrast for
   every token colour on their own background (tested). It is served by the courses pages
@@ -20,6 +22,9 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 from pygments import highlight as pygments_highlight
@@ -31,10 +36,12 @@ from pygments.util import ClassNotFound
 
 LIGHT_STYLE = "default"
 DARK_STYLE = "github-dark"
-# Highlighting is about linear in the size of a block (about 1 MB/s, docs/performance.md);
-# a longer block is shown plain, so a 200,000-character lesson of code stays well inside
-# the render bound (CAMPUS_MARKDOWN_TIMEOUT_SECONDS).
+# Highlighting is about linear in the size of the code but slow (0.1-0.4 M characters/s,
+# bench/highlight.py, docs/performance.md): a longer block, or the blocks past a document's
+# budget, are shown plain, so a 200,000-character lesson of code stays well inside the
+# render bound (CAMPUS_MARKDOWN_TIMEOUT_SECONDS).
 MAX_BLOCK_CHARS = 20_000
+MAX_DOCUMENT_CHARS = 50_000
 MAX_LANGUAGE_CHARS = 40
 SCOPE = ".prose pre.highlight"
 
@@ -72,6 +79,31 @@ def lexer_for(language: str) -> Lexer | None:
     return _lexer(name)
 
 
+# Characters the document being rendered may still highlight (None: no budget is set).
+_left: ContextVar[int | None] = ContextVar("highlight_budget", default=None)
+
+
+@contextmanager
+def budget(chars: int = MAX_DOCUMENT_CHARS) -> Iterator[None]:
+    """Highlight at most ``chars`` characters of code in what is rendered inside."""
+    token = _left.set(chars)
+    try:
+        yield
+    finally:
+        _left.reset(token)
+
+
+def _spend(chars: int) -> bool:
+    left = _left.get()
+    if left is None:
+        return True
+    if chars > left:
+        _left.set(0)  # blocks are highlighted in order: none after the first refused
+        return False
+    _left.set(left - chars)
+    return True
+
+
 def plain_block(code: str) -> str:
     return f"<pre><code>{html.escape(code, quote=False)}</code></pre>"
 
@@ -79,7 +111,7 @@ def plain_block(code: str) -> str:
 def fenced_block(code: str, language: str, _attrs: str = "") -> str:
     """The HTML of a fenced code block (markdown-it's ``highlight`` callback)."""
     lexer = lexer_for(language)
-    if lexer is None or len(code) > MAX_BLOCK_CHARS:
+    if lexer is None or len(code) > MAX_BLOCK_CHARS or not _spend(len(code)):
         return plain_block(code)
     body = pygments_highlight(code, lexer, _FORMATTER)
     name = _canonical(tuple(lexer.aliases))

@@ -89,7 +89,8 @@ def sanitise(markup: str) -> str:
 
 def render(text: str) -> str:
     """Markdown to safe HTML, synchronously (runs in the worker process)."""
-    return sanitise(_markdown.render(text))
+    with highlight.budget():
+        return sanitise(_markdown.render(text))
 
 
 def plain(text: str) -> str:

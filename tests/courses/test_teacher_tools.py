@@ -176,6 +176,9 @@ async def test_lesson_and_course_pages_link_the_stylesheet_and_show_highlighted_
     assert '<span class="kn">import</span>' in page.text
     course_page = await client.get(f"/courses/{course.id}", headers=HTML)
     assert highlight.stylesheet_path() in course_page.text
+    await sign_in(client, teacher.email, DEFAULT_PASSWORD)
+    managed = await client.get(f"/courses/{course.id}", headers=HTML)
+    assert f'href="/teach/courses/{course.id}/students">Students and progress</a>' in managed.text
 
 
 # --- the editor's preview --------------------------------------------------------------------

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     rate_limit_login_failures: str = "5/15minutes"
     rate_limit_auth: str = "20/minute"
     rate_limit_api: str = "600/minute"
+    # The lesson editor's Markdown preview, per teacher (each draft is a render in the
+    # Markdown worker; the live pane sends at most one a second while typing).
+    rate_limit_preview: str = "120/minute"
     rate_limit_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
     metrics_key_prefix: str = Field(default="campus", min_length=1, max_length=64)
 
@@ -225,7 +228,9 @@ class Settings(BaseSettings):
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("rate_limit_login_failures", "rate_limit_auth", "rate_limit_api")
+    @field_validator(
+        "rate_limit_login_failures", "rate_limit_auth", "rate_limit_api", "rate_limit_preview"
+    )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         from limits import parse_many

@@ -50,7 +50,7 @@ async def test_register_enroll_learn_and_see_progress(
     await page.get_by_role("link", name="Build a task API").click()
     await page.get_by_role("button", name="Enroll for free").click()
     await page.get_by_text("You are enrolled. Enjoy the course!").wait_for()
-    await page.get_by_role("link", name="Continue learning").click()
+    await page.get_by_role("link", name="Start the course").click()
     await page.get_by_role("heading", level=1, name="Project setup").wait_for()
     await page.get_by_role("button", name="Mark complete and continue").click()
     await page.get_by_text("Lesson complete: 1 of 3 done (33%).").wait_for()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from campus.assessments import service as assessments_service
@@ -29,8 +31,9 @@ from campus.http.forms import (
     parse_money,
 )
 from campus.http.identity import OptionalUser, TeacherUser
+from campus.http.ratelimit import RateLimiterDep
 from campus.http.web import WebPage, page_params, page_router
-from campus.kit import markdown
+from campus.kit import highlight, markdown
 from campus.learning import service as learning_service
 from campus.payments import service as payments_service
 
@@ -68,6 +71,26 @@ async def _lessons(session: SessionDep, actor: Any, course_id: int) -> list[Any]
         session, actor, course_id=course_id, page=page_params(1, MAX_LESSONS_SHOWN, sort="position")
     )
     return list(result.items)
+
+
+# --- the stylesheet of highlighted code ---------------------------------------------------
+
+
+@router.get("/assets/highlight-{digest}.css")
+async def code_stylesheet(
+    request: Request, digest: Annotated[str, Path(max_length=64)]
+) -> Response:
+    """The CSS of highlighted code (generated from Pygments styles, ``campus.kit.highlight``).
+    Its address names the digest of its content, so that address is cached for good; an
+    old page's address gets the current CSS, revalidated every time."""
+    current = highlight.stylesheet_digest()
+    headers = {
+        "ETag": f'"{current}"',
+        "Cache-Control": "public, max-age=31536000, immutable" if digest == current else "no-cache",
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(highlight.stylesheet(), media_type="text/css; charset=utf-8", headers=headers)
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -122,6 +145,17 @@ async def course_page(
     course = await service.get_course(session, user, course_id=course_id)
     lessons = await _lessons(session, user, course_id)
     progress = await _progress(session, user, course)
+    continue_at = None
+    if progress is not None and user is not None:
+        found = await learning_service.continue_lessons(session, user, course_ids=[course.id])
+        continue_at = found.get(course.id)
+    # A buyer who left comes back without paying again (learning.enroll_student).
+    purchased = (
+        user is not None
+        and progress is None
+        and course.price_cents > 0
+        and await payments_service.has_paid_for(session, user_id=user.id, course_id=course.id)
+    )
     await markdown.render_html(course.description)  # cached; else off the loop, bounded
     return page.render(
         "courses/course.html",
@@ -130,6 +164,8 @@ async def course_page(
             "progress": progress,
             "completed_ids": await _completed_ids(session, user, course, progress),
             "enrolled": progress is not None,
+            "continue_at": continue_at,
+            "purchased": purchased,
             "can_enroll": user is not None and course.is_published,
             "payments_enabled": payments_service.payments_configured(page.settings),
             "lessons": lessons,
@@ -362,9 +398,11 @@ async def _lesson_form(
     lesson_id: int | None = None,
     values: dict[str, Any] | None = None,
     error: ValidationError | ValidationFailed | None = None,
+    preview: str | None = None,
 ) -> Response:
-    """The lesson editor: empty (new), filled from the lesson (edit), or re-shown with the
-    user's input and the errors beside their fields (422)."""
+    """The lesson editor: empty (new), filled from the lesson (edit), re-shown with the
+    user's input and the errors beside their fields (422), or with the user's input and
+    the preview of its content (the "Preview" button, no JavaScript needed)."""
     course = await service.get_managed_course(session, user, course_id=course_id)
     lesson = None
     if lesson_id is not None:
@@ -389,9 +427,27 @@ async def _lesson_form(
     errors = field_errors(error) if error is not None else {}
     return page.render(
         "courses/lesson_form.html",
-        {"course": course, "lesson": lesson, "values": values, "errors": errors},
+        {
+            "course": course,
+            "lesson": lesson,
+            "values": values,
+            "errors": errors,
+            # Sanitised by the one Markdown sanitiser (campus.kit.markdown), or escaped.
+            "preview": None if preview is None else Markup(preview),  # noqa: S704
+        },
         status_code=422 if error is not None else 200,
     )
+
+
+PREVIEW_ACTION = "preview"
+
+
+async def _preview(
+    page: WebPage, session: SessionDep, limiter: Any, user: Any, course_id: int, text: str
+) -> str:
+    """The draft's HTML, counted against the teacher's preview limit."""
+    await limiter.hit(page.settings.rate_limit_preview, "preview", f"user:{user.id}")
+    return await service.preview_markdown(session, user, course_id=course_id, text=text)
 
 
 @router.get("/teach/courses/{course_id}/lessons/new")
@@ -401,11 +457,38 @@ async def new_lesson_page(
     return await _lesson_form(page, session, user, course_id)
 
 
+@router.post("/teach/courses/{course_id}/preview")
+async def preview_page(
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    user: TeacherUser,
+    limiter: RateLimiterDep,
+) -> Response:
+    """The live preview of the lesson editor (``lesson-editor.js``): the form field
+    ``content`` as the lesson page would show it, an HTML fragment. CSRF-checked like every
+    page form (the script sends the ``X-CSRF-Token`` header)."""
+    form = await page.form()
+    text = form_values(form, "content")["content"]
+    html = await _preview(page, session, limiter, user, course_id, text)
+    return Response(
+        html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+    )
+
+
 @router.post("/teach/courses/{course_id}/lessons/new")
 async def create_lesson_page(
-    page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
+    page: WebPage,
+    session: SessionDep,
+    course_id: CourseId,
+    user: TeacherUser,
+    limiter: RateLimiterDep,
 ) -> Response:
-    values = form_values(await page.form(), *LESSON_FIELDS)
+    form = await page.form()
+    values = form_values(form, *LESSON_FIELDS)
+    if form.get("action") == PREVIEW_ACTION:
+        html = await _preview(page, session, limiter, user, course_id, values["content"])
+        return await _lesson_form(page, session, user, course_id, values=values, preview=html)
     try:
         data = LessonCreate.model_validate(_lesson_data(values, with_position=True))
         lesson = await service.create_lesson(session, user, course_id=course_id, data=data)
@@ -432,8 +515,15 @@ async def update_lesson_page(
     course_id: CourseId,
     lesson_id: LessonId,
     user: TeacherUser,
+    limiter: RateLimiterDep,
 ) -> Response:
-    values = form_values(await page.form(), *LESSON_FIELDS)
+    form = await page.form()
+    values = form_values(form, *LESSON_FIELDS)
+    if form.get("action") == PREVIEW_ACTION:
+        html = await _preview(page, session, limiter, user, course_id, values["content"])
+        return await _lesson_form(
+            page, session, user, course_id, lesson_id=lesson_id, values=values, preview=html
+        )
     try:
         data = LessonUpdate.model_validate(_lesson_data(values, with_position=True))
         lesson = await service.update_lesson(
@@ -470,10 +560,14 @@ async def move_lesson_page(
         data=LessonUpdate(position=position),
         replace=False,
     )
-    return page.redirect(
-        f"/teach/courses/{course_id}#lessons",
-        flash=f"“{lesson.title}” is now lesson {lesson.position}.",
-    )
+    message = f"“{lesson.title}” is now lesson {lesson.position}."
+    if "application/json" in page.request.headers.get("accept", ""):
+        # The drag-and-drop script (lesson-order.js): the same move, answered in place.
+        return JSONResponse(
+            {"id": lesson.id, "position": lesson.position, "message": message},
+            headers={"Cache-Control": "no-store"},
+        )
+    return page.redirect(f"/teach/courses/{course_id}#lessons", flash=message)
 
 
 @router.post("/teach/courses/{course_id}/lessons/{lesson_id}/delete")

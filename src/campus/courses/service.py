@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.courses import repository
 from campus.courses.schemas import (
+    CONTENT_MAX,
     SLUG_MAX,
     CourseCard,
     CourseCreate,
@@ -188,6 +189,18 @@ async def delete_course(session: AsyncSession, actor: User, *, course_id: int) -
 
 
 # --- lessons ----------------------------------------------------------------------------
+
+
+async def preview_markdown(session: AsyncSession, actor: User, *, course_id: int, text: str) -> str:
+    """The HTML a draft of the course's lesson (or description) would show: the lesson
+    page's renderer and sanitiser. The course's teacher and admins only; at most a
+    lesson's length (``CONTENT_MAX`` characters)."""
+    await get_managed_course(session, actor, course_id=course_id)
+    if len(text) > CONTENT_MAX:
+        raise ValidationFailed.field(
+            ["content"], f"A lesson has at most {CONTENT_MAX:,} characters."
+        )
+    return await markdown.preview_html(text)
 
 
 async def list_lessons(

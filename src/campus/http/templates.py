@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import Environment
 from markupsafe import Markup
 
-from campus.kit import markdown
+from campus.kit import highlight, markdown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -51,3 +51,5 @@ def install_filters(env: Environment) -> None:
     env.filters["excerpt"] = markdown.excerpt
     env.filters["money"] = _money
     env.filters["counted"] = counted
+    # The stylesheet of highlighted code, linked by the pages that show Markdown.
+    env.globals["code_stylesheet"] = highlight.stylesheet_path()

@@ -4,12 +4,15 @@ Rendering is pure Python and, for some inputs, far from linear: ``"!["`` repeate
 times (under the 200,000 character limit of a lesson) takes about ten seconds. On the event
 loop that would stall every request of the process for as long, on every view. So:
 
-- :func:`render` is the one renderer and sanitiser (markdown-it, raw HTML off, then nh3);
+- :func:`render` is the one renderer and sanitiser (markdown-it, raw HTML off, fenced code
+  highlighted by Pygments (``campus.kit.highlight``), then nh3);
 - :func:`render_html` returns the HTML of a text from an in-process cache keyed by the
   text's SHA-256, and on a miss renders it in a worker *process* (the GIL would let a
   thread stall the loop anyway), waiting at most ``timeout`` seconds; a render that takes
   longer is killed and the text is shown unformatted (escaped, in a ``prose-plain``
   block) — that answer is cached too, so a pathological text costs its bound once;
+- :func:`preview_html` renders a draft the same way without caching it (the editor's
+  preview);
 - :func:`prime` renders a text in the background right after it was written (services
   call it after the commit), so the views that follow find it in the cache;
 - :func:`cached_html` is the synchronous lookup the templates use (``markdown`` filter):
@@ -32,25 +35,41 @@ from concurrent.futures.process import BrokenProcessPool
 import nh3
 from markdown_it import MarkdownIt
 
+from campus.kit import highlight
 from campus.log import get_logger
 
 logger = get_logger("campus.markdown")
 
 # Raw HTML in Markdown is shown as text (html=False); the output is sanitised again by nh3,
 # so a `<script>`, an `onerror=` or a `javascript:` link in a lesson never runs.
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# Fenced code with a known language gets Pygments' token spans (classes only, no styles).
+_markdown = MarkdownIt(
+    "commonmark",
+    {
+        "html": False,
+        "linkify": False,
+        "typographer": False,
+        "highlight": highlight.fenced_block,
+    },
+)
 _markdown.enable(["table", "strikethrough"])
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
+    "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
+    "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},
-    "code": {"class"},
     "th": {"align"},
     "td": {"align"},
+}
+# ``class`` is allowed only with exactly the values the highlighter emits; any other class
+# (typed by a writer through a fence's language, say) is dropped.
+_ALLOWED_CLASSES = {
+    "pre": set(highlight.PRE_CLASSES),
+    "code": set(highlight.CODE_CLASSES),
+    "span": set(highlight.TOKEN_CLASSES),
 }
 DEFAULT_TIMEOUT_SECONDS = 2.0
 CACHE_MAX_BYTES = 32 * 1024 * 1024
@@ -62,6 +81,7 @@ def sanitise(markup: str) -> str:
         markup,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
+        allowed_classes=_ALLOWED_CLASSES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
@@ -69,7 +89,8 @@ def sanitise(markup: str) -> str:
 
 def render(text: str) -> str:
     """Markdown to safe HTML, synchronously (runs in the worker process)."""
-    return sanitise(_markdown.render(text))
+    with highlight.budget():
+        return sanitise(_markdown.render(text))
 
 
 def plain(text: str) -> str:
@@ -189,6 +210,17 @@ class Renderer:
                 logger.warning("markdown_worker_died", chars=len(text))
                 return plain(text)
 
+    async def render_uncached(self, text: str) -> str:
+        """The HTML of ``text`` like :meth:`render_html` (same worker, same bound), but a
+        miss is not kept: an editor's preview renders many drafts that nobody will read
+        again, and they must not push the lessons out of the cache."""
+        found = self.cache.get(_key(text))
+        if found is not None:
+            return found
+        if not text.strip():
+            return ""
+        return await self._render_bounded(text, self.timeout)
+
     def prime(self, text: str | None) -> None:
         """Render ``text`` in the background (after a write), so views find it cached."""
         if not text or not text.strip() or self.cache.entries.get(_key(text)) is not None:
@@ -212,6 +244,12 @@ renderer = Renderer()
 async def render_html(text: str | None) -> str:
     """The HTML of ``text``: cached, else rendered in the worker within the bound."""
     return await renderer.render_html(text or "")
+
+
+async def preview_html(text: str | None) -> str:
+    """The HTML of a draft (an editor's preview): the same renderer, sanitiser and bound as
+    :func:`render_html`, without keeping the answer in the cache."""
+    return await renderer.render_uncached(text or "")
 
 
 def prime(text: str | None) -> None:

@@ -1,5 +1,5 @@
-"""Learning pages: enroll, mark a lesson complete, the learner's cabinet with the tasks due
-soon (API.md §10)."""
+"""Learning pages: enroll, leave, mark a lesson complete or not, the learner's cabinet with
+"continue where you left off" and the tasks due soon (API.md §10)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Annotated
 from fastapi import Query, Response
 
 from campus.certificates import service as certificates_service
-from campus.errors import PaymentRequired
+from campus.courses import service as courses_service
+from campus.errors import Forbidden, NotFound, PaymentRequired
 from campus.http.deps import IdPath, SessionDep
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router
 from campus.kit.clock import utcnow
 from campus.learning import service
 from campus.notifications import service as notifications_service
+from campus.payments import service as payments_service
 from campus.tasks import service as tasks_service
 
 router = page_router()
@@ -39,6 +41,59 @@ async def enroll_page(
         )
     text = "You are enrolled. Enjoy the course!" if result.created else "You are enrolled."
     return page.redirect(f"/courses/{course_id}", flash=text)
+
+
+@router.get("/courses/{course_id}/leave")
+async def leave_confirm_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: CurrentUser
+) -> Response:
+    """The confirmation step of leaving a course (a page, so it works without JavaScript):
+    what is kept, and for a bought course that leaving is not a refund."""
+    course = await courses_service.get_course(session, user, course_id=course_id)
+    try:
+        progress = await service.get_progress(session, user, course_id=course_id)
+    except (Forbidden, NotFound):
+        return page.redirect(
+            f"/courses/{course_id}", flash="You are not enrolled in this course.", kind="info"
+        )
+    paid = await payments_service.has_paid_for(session, user_id=user.id, course_id=course_id)
+    return page.render(
+        "learning/leave.html", {"course": course, "progress": progress, "paid": paid}
+    )
+
+
+@router.post("/courses/{course_id}/leave")
+async def leave_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, user: CurrentUser
+) -> Response:
+    try:
+        await service.unenroll_student(session, user, course_id=course_id)
+    except NotFound:
+        return page.redirect(
+            f"/courses/{course_id}", flash="You are not enrolled in this course.", kind="info"
+        )
+    paid = await payments_service.has_paid_for(session, user_id=user.id, course_id=course_id)
+    again = "rejoin without paying again" if paid else "enroll again"
+    return page.redirect(
+        "/cabinet",
+        flash=f"You left the course. Your completed lessons are kept if you {again}.",
+        kind="info",
+    )
+
+
+@router.post("/courses/{course_id}/lessons/{lesson_id}/uncomplete")
+async def uncomplete_lesson_page(
+    page: WebPage, session: SessionDep, course_id: CourseId, lesson_id: LessonId, user: CurrentUser
+) -> Response:
+    progress = await service.uncomplete_lesson(
+        session, user, course_id=course_id, lesson_id=lesson_id
+    )
+    return page.redirect(
+        f"/courses/{course_id}/lessons/{lesson_id}",
+        flash=f"Marked as not completed: {progress.completed_lessons} of "
+        f"{progress.total_lessons} done ({progress.percent}%).",
+        kind="info",
+    )
 
 
 @router.post("/courses/{course_id}/lessons/{lesson_id}/complete")
@@ -75,6 +130,9 @@ async def cabinet_page(
     result = await service.list_my_courses(
         session, user, params=page_params(p, CABINET_PAGE_SIZE, sort="-enrolled_at")
     )
+    continue_at = await service.continue_lessons(
+        session, user, course_ids=[row.course.id for row in result.items]
+    )
     due_soon = await tasks_service.list_tasks_due_soon(session, user)
     notifications = await notifications_service.latest(session, user, limit=5)
     certificates = await certificates_service.my_certificates(
@@ -84,6 +142,7 @@ async def cabinet_page(
         "learning/cabinet.html",
         {
             "rows": result.items,
+            "continue_at": continue_at,
             "total": result.total,
             "due_soon": due_soon,
             "due_days": tasks_service.DUE_SOON_DAYS,

@@ -282,6 +282,28 @@ async def uncomplete_lesson(
 
 
 @dataclass(frozen=True, slots=True)
+class NextLesson:
+    """Where a learner goes on in a course ("continue where you left off")."""
+
+    lesson_id: int
+    position: int
+    title: str
+
+
+async def continue_lessons(
+    session: AsyncSession, actor: User, *, course_ids: list[int]
+) -> dict[int, NextLesson]:
+    """For each course of ``course_ids``: the first lesson ``actor`` has not completed after
+    the one they completed last, else the first one not completed (so the first lesson
+    when none is); a course whose lessons are all completed is absent. One query; it reads
+    only the actor's own completions and the lessons' titles and positions (shown in the
+    course's lesson list to everyone who can see the course), so callers pass the courses
+    the actor is enrolled in."""
+    found = await repository.continue_lessons(session, user_id=actor.id, course_ids=course_ids)
+    return {course_id: NextLesson(*row) for course_id, row in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
 class StudentRow:
     user: User
     enrolled_at: datetime

@@ -1,0 +1,75 @@
+// Campus lesson editor: a live Markdown preview beside the form. An enhancement only:
+// without this file the form's "Preview" button shows the same preview after a reload.
+// The preview is rendered by the server (the lesson page's renderer and sanitiser), so
+// what the pane shows is what learners will see.
+(function () {
+  "use strict";
+  var form = document.getElementById("lesson-form");
+  var pane = document.getElementById("preview-pane");
+  var status = document.getElementById("preview-status");
+  if (!form || !pane || !status || !window.fetch) { return; }
+  var content = form.querySelector("textarea[name=content]");
+  var token = form.querySelector("input[name=csrf_token]");
+  var url = form.getAttribute("data-preview-url");
+  if (!content || !token || !url) { return; }
+
+  var DEBOUNCE_MS = 700;
+  var timer = null;
+  var inFlight = false;
+  var again = false;
+  var pausedUntil = 0;
+  var shown = null;  // the text the pane shows
+
+  function say(text) { status.textContent = text; }
+
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(send, delay);
+  }
+
+  function send() {
+    var text = content.value;
+    if (text === shown) { return; }
+    if (inFlight) { again = true; return; }  // one request at a time; the latest text next
+    var wait = pausedUntil - Date.now();
+    if (wait > 0) { schedule(wait); return; }
+    inFlight = true;
+    var body = new URLSearchParams();
+    body.set("content", text);
+    window.fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": token.value, "Accept": "text/html" },
+      body: body
+    }).then(function (response) {
+      var type = response.headers.get("content-type") || "";
+      if (response.status === 429) {
+        var seconds = parseInt(response.headers.get("retry-after"), 10) || 10;
+        pausedUntil = Date.now() + seconds * 1000;
+        say("Preview paused for " + seconds + " s (too many updates); it resumes by itself.");
+        again = true;
+        return;
+      }
+      if (response.redirected || !response.ok || type.indexOf("text/html") !== 0) {
+        say(response.status === 422
+          ? "Too long to preview: a lesson has at most 200,000 characters."
+          : "The preview is not available (your session may have ended). Saving still works.");
+        return;
+      }
+      return response.text().then(function (html) {
+        pane.innerHTML = html;  // sanitised by the server, like the lesson page
+        shown = text;
+        say(text.trim() ? "Updates as you type. Not saved yet." : "Nothing to preview yet.");
+      });
+    }).catch(function () {
+      say("The preview could not be reached; it tries again when you type.");
+    }).then(function () {
+      inFlight = false;
+      if (again) { again = false; schedule(Math.max(DEBOUNCE_MS, pausedUntil - Date.now())); }
+    });
+  }
+
+  form.classList.add("tt-live");
+  content.addEventListener("input", function () { schedule(DEBOUNCE_MS); });
+  if (pane.innerHTML.trim()) { shown = content.value; } else { send(); }
+})();

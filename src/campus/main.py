@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tune_garbage_collector(gen0_threshold=settings.gc_gen0_threshold)
         # The user-agent rules load in a thread meanwhile (the first sign-in needs them).
         warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
+        # So does the Markdown worker process (the first lesson view need not wait for it).
+        markdown_start = asyncio.create_task(markdown.renderer.start())
         await sockets.start()
         # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
         undo_signal_hook = sockets.close_on_termination()
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await warm_up
+            await markdown_start
             for task in schedule:
                 task.cancel()
             undo_signal_hook()

@@ -132,3 +132,36 @@ async def test_parallel_renders_of_one_pathological_text_share_one_bounded_rende
     assert results[0].startswith('<div class="prose-plain">')
     assert markdown.renderer.timeouts == timeouts + 1  # one render, bounded, shared
     assert time.perf_counter() - started < 10
+
+
+async def test_starting_the_worker_does_not_count_against_the_render_bound() -> None:
+    """The first render after start-up waits for the worker to be ready: before, starting
+    the interpreter counted against the bound, so on a loaded machine the first view of a
+    lesson timed out and its plain fallback was cached for good."""
+    renderer = markdown.Renderer()
+    renderer.configure(timeout=0.001)  # shorter than any interpreter start
+    try:
+        await renderer.start()  # started and warmed outside the bound
+        assert renderer.timeouts == 0
+        renderer.configure(timeout=30)
+        html = await renderer.render_html("# Title\n\n*emphasis*")
+        assert "<em>emphasis</em>" in html
+        assert renderer.timeouts == 0
+    finally:
+        renderer.close()
+
+
+async def test_a_worker_that_cannot_start_shows_plain_text_and_caches_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renderer = markdown.Renderer()
+    monkeypatch.setattr(markdown, "STARTUP_TIMEOUT_SECONDS", 0.0001)
+    text = "*not rendered yet* " + uuid.uuid4().hex
+    shown = await renderer.render_html(text)
+    assert shown.startswith('<div class="prose-plain">')
+    assert renderer.cached(text) is None  # the next view tries again
+    monkeypatch.setattr(markdown, "STARTUP_TIMEOUT_SECONDS", 60.0)
+    try:
+        assert "<em>not rendered yet</em>" in await renderer.render_html(text)
+    finally:
+        renderer.close()

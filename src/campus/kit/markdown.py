@@ -10,7 +10,9 @@ loop that would stall every request of the process for as long, on every view. S
   text's SHA-256, and on a miss renders it in a worker *process* (the GIL would let a
   thread stall the loop anyway), waiting at most ``timeout`` seconds; a render that takes
   longer is killed and the text is shown unformatted (escaped, in a ``prose-plain``
-  block) — that answer is cached too, so a pathological text costs its bound once;
+  block) — that answer is cached too, so a pathological text costs its bound once; the
+  worker is started and warmed before any render is timed (the app starts it with its
+  start-up), and a worker that cannot start shows the text plain without caching that;
 - :func:`preview_html` renders a draft the same way without caching it (the editor's
   preview);
 - :func:`prime` renders a text in the background right after it was written (services
@@ -131,6 +133,18 @@ class _Cache:
             self.size -= len(dropped)
 
 
+STARTUP_TIMEOUT_SECONDS = 60.0
+_WARM_UP = "# warm-up\n\n```python\nprint('ok')\n```\n"
+
+
+class _NotRendered(Exception):
+    """The worker could not start: the markup to show now, not to be cached."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__("markdown worker unavailable")
+        self.markup = markup
+
+
 class Renderer:
     """One worker process (started on the first miss) and the cache, per app process."""
 
@@ -146,14 +160,35 @@ class Renderer:
         """The bound of one render (``CAMPUS_MARKDOWN_TIMEOUT_SECONDS``), set by the app."""
         self.timeout = timeout
 
-    def _executor(self) -> ProcessPoolExecutor:
+    async def _executor(self) -> ProcessPoolExecutor:
+        """The worker, started and warmed (imports done, one render run) before any render
+        is timed: starting an interpreter is not the text's fault, and on a loaded machine
+        it alone can take longer than the bound."""
         if self._pool is None:
             # spawn: a fresh interpreter that imports only this module's needs (a fork
             # would copy the app's sockets, threads and loop).
-            self._pool = ProcessPoolExecutor(
+            pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
+            try:
+                await asyncio.wait_for(
+                    asyncio.get_running_loop().run_in_executor(pool, render, _WARM_UP),
+                    STARTUP_TIMEOUT_SECONDS,
+                )
+            except BaseException:
+                self._pool = pool
+                self._kill()
+                raise
+            self._pool = pool
         return self._pool
+
+    async def start(self) -> None:
+        """Start the worker ahead of the first view (the app's start-up calls it)."""
+        async with self._lock:
+            try:
+                await self._executor()
+            except (TimeoutError, BrokenProcessPool):
+                logger.warning("markdown_worker_start_failed")
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
@@ -181,7 +216,11 @@ class Renderer:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            result = await self._render_bounded(text, self.timeout)
+            try:
+                result = await self._render_bounded(text, self.timeout)
+            except _NotRendered as not_rendered:
+                future.set_result(not_rendered.markup)
+                return not_rendered.markup
             self.cache.put(key, result)
             future.set_result(result)
             return result
@@ -198,7 +237,14 @@ class Renderer:
         async with self._lock:
             loop = asyncio.get_running_loop()
             try:
-                job = loop.run_in_executor(self._executor(), render, text)
+                executor = await self._executor()
+            except (TimeoutError, BrokenProcessPool):
+                # The worker did not start: show the text plain this time, but keep no
+                # answer (the next view tries again).
+                logger.warning("markdown_worker_start_failed", chars=len(text))
+                raise _NotRendered(plain(text)) from None
+            try:
+                job = loop.run_in_executor(executor, render, text)
                 return await asyncio.wait_for(job, bound)
             except TimeoutError:
                 self.timeouts += 1
@@ -219,7 +265,10 @@ class Renderer:
             return found
         if not text.strip():
             return ""
-        return await self._render_bounded(text, self.timeout)
+        try:
+            return await self._render_bounded(text, self.timeout)
+        except _NotRendered as not_rendered:
+            return not_rendered.markup
 
     def prime(self, text: str | None) -> None:
         """Render ``text`` in the background (after a write), so views find it cached."""

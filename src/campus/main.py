@@ -39,7 +39,7 @@ from campus.http.textguard import TextGuardMiddleware
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
-from campus.kit import markdown
+from campus.kit import i18n, markdown
 from campus.log import configure_logging
 from campus.operations import looplag
 from campus.operations.activity import LearnerActivity
@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up = asyncio.create_task(asyncio.to_thread(devices.warm_up))
         # So does the Markdown worker process (the first lesson view need not wait for it).
         markdown_start = asyncio.create_task(markdown.renderer.start())
+        # The message catalogs compile in a thread too (the first page needs them).
+        catalogs = asyncio.create_task(asyncio.to_thread(i18n.warm_up))
         await sockets.start()
         # On SIGTERM, sockets hear 1001 before the server closes them (campus serve).
         undo_signal_hook = sockets.close_on_termination()
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await warm_up
             await markdown_start
+            await catalogs
             for task in schedule:
                 task.cancel()
             undo_signal_hook()

@@ -97,3 +97,23 @@ async def test_reminders_exactly_once_and_rearmed(
     await run_reminders(local_queue)
     assert await reminders(local_queue) == [*expected, (tasks["soon"].id, new_due.isoformat())]
     assert len(MemoryBackend.outbox[start:]) == 2
+
+
+async def test_the_reminder_mail_is_in_the_owners_language(
+    local_queue: JobQueue, settings: Settings
+) -> None:
+    """The job looks the owner's saved language up (no request to take it from)."""
+    now = utcnow()
+    async with local_queue.database.session() as session:
+        owner = await create_user(
+            session, settings, reminder_emails=True, full_name="Ivan", locale="ru"
+        )
+        session.add(Task(owner_id=owner.id, title="Essay", due_date=now + timedelta(hours=3)))
+        await session.flush()
+        email = owner.email
+    start = len(MemoryBackend.outbox)
+    await run_reminders(local_queue)
+    [mail] = [m for m in MemoryBackend.outbox[start:] if m.to == email]
+    assert mail.subject == "Скоро срок: Essay"
+    assert "Здравствуйте, Ivan!" in mail.text
+    assert "Срок вашей задачи «Essay» — " in mail.text

@@ -83,8 +83,8 @@ async def test_weekly_digest_once_per_teacher_and_week(
     await run(local_queue, "learning.weekly_digest")
     mails = MemoryBackend.outbox[start_mail:]
     assert [m.to for m in mails] == [keen_email]
-    assert mails[0].subject == "Your week on Campus: 2 new students, 1 lessons completed"
-    assert "Algebra: 2 new students, 1 lessons completed" in mails[0].text
+    assert mails[0].subject == "Your week on Campus: 2 new students, 1 lesson completed"
+    assert "Algebra: 2 new students, 1 lesson completed" in mails[0].text
     assert await effect_keys(committed, "digest:") == [f"digest:{keen.id}:{week}"]
 
 

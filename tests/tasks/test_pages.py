@@ -76,7 +76,7 @@ async def test_create_complete_start_reopen_and_delete(
     board = await client.get("/tasks?priority=high", headers=HTML)
     assert "Task “Read chapter 2” added." in board.text
     assert "Read chapter 2" in _column(board.text, "todo")
-    assert "Due 04 May 2031" in board.text
+    assert "Due May 4, 2031" in board.text
     assert "High priority" in board.text
     (task,) = (
         await tasks_service.list_tasks(session, user, filters=TaskFilters(), params=PageParams())

@@ -35,6 +35,8 @@ from campus.http.forms import choice, field_errors, form_values
 from campus.http.identity import AdminUser, CurrentAuth, CurrentUser, Identity
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
 from campus.http.web import WebPage, WebPageContext, page_params, page_router, safe_next
+from campus.kit.i18n import N_, supported
+from campus.kit.i18n import gettext as _
 
 router = page_router()
 
@@ -70,11 +72,11 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     values = form_values(await page.form(), "email", "full_name", "password")
     try:
         data = UserCreate.model_validate(values)
-        user = await signin.register_user(session, page.settings, data=data)
+        user = await signin.register_user(session, page.settings, data=data, locale=page.locale)
     except (ValidationError, CampusError) as exc:
         errors = field_errors(exc)
         if isinstance(exc, CampusError) and exc.code == "email-taken":
-            errors = {"email": exc.detail}
+            errors = {"email": _(exc.detail)}
         shown = {"email": values["email"], "full_name": values["full_name"]}  # never the password
         status = exc.status if isinstance(exc, CampusError) else 422
         return page.render(
@@ -91,10 +93,12 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
         method="register",
     )
     page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
-    return page.redirect(AFTER_SIGN_IN, flash=f"Welcome to Campus, {user.full_name}!")
+    return page.redirect(
+        AFTER_SIGN_IN, flash=_("Welcome to Campus, %(name)s!", name=user.full_name)
+    )
 
 
-SESSION_ENDED = (
+SESSION_ENDED = N_(
     "Your session has ended: you were signed out on another device, your password was "
     "changed, or an administrator disabled your account. Sign in again to continue."
 )
@@ -105,7 +109,7 @@ async def login_page(page: WebPage, next: str | None = None, ended: str | None =
     target = safe_next(next, AFTER_SIGN_IN)
     if page.user is not None:
         return page.redirect(target)
-    notice = SESSION_ENDED if ended == "1" else None
+    notice = _(SESSION_ENDED) if ended == "1" else None
     return page.render(
         "accounts/login.html",
         {
@@ -142,7 +146,7 @@ async def login_submit_page(
             "accounts/login.html",
             {
                 "values": {"email": values["email"]},
-                "errors": {"__all__": exc.detail},
+                "errors": {"__all__": _(exc.detail)},
                 "next": target,
                 "oauth_providers": oauth_buttons(page, target),
             },
@@ -153,7 +157,7 @@ async def login_submit_page(
         session, page.settings, user, user_agent=page.user_agent, ip=ip
     )
     page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
-    return page.redirect(target, flash=f"Signed in as {user.full_name}.")
+    return page.redirect(target, flash=_("Signed in as %(name)s.", name=user.full_name))
 
 
 @router.get("/logout")
@@ -167,12 +171,12 @@ async def logout_page(page: WebPage) -> Response:
 async def logout_submit_page(page: WebPage, session: SessionDep) -> Response:
     await web_sessions.end_web_session(session, cookie_value=page.session_cookie)
     page.sign_out()
-    return page.redirect("/", flash="You are signed out.", kind="info")
+    return page.redirect("/", flash=_("You are signed out."), kind="info")
 
 
 # --- forgot password, reset it, confirm the email address ----------------------------------
 
-PASSWORD_MISMATCH = "The two passwords are not the same."  # noqa: S105 - a message
+PASSWORD_MISMATCH = N_("The two passwords are not the same.")
 
 
 @router.get("/forgot-password")
@@ -248,7 +252,7 @@ async def reset_password_submit_page(page: WebPage, session: SessionDep) -> Resp
         return _link_problem(page, kind="reset")
     errors: dict[str, str] = {}
     if values["new_password"] != values["new_password_confirm"]:
-        errors["new_password_confirm"] = PASSWORD_MISMATCH
+        errors["new_password_confirm"] = _(PASSWORD_MISMATCH)
     try:
         data = PasswordResetConfirm.model_validate(
             {"token": token, "new_password": values["new_password"][:1000]}
@@ -287,8 +291,10 @@ async def reset_password_submit_page(page: WebPage, session: SessionDep) -> Resp
     page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
     return page.redirect(
         "/account",
-        flash="Your password has been changed and you are signed in. "
-        "Every other session was signed out.",
+        flash=_(
+            "Your password has been changed and you are signed in. "
+            "Every other session was signed out."
+        ),
     )
 
 
@@ -310,14 +316,14 @@ async def verify_email_page(
             return page.render("accounts/verify_email.html")
         return _link_problem(page, kind="verify")
     target = "/account" if page.user is not None else "/login?next=/account"
-    return page.redirect(target, flash="Thank you: your email address is confirmed.")
+    return page.redirect(target, flash=_("Thank you: your email address is confirmed."))
 
 
 # --- /account: name, password, email, mail preferences, devices --------------------------
 
 DEVICES_SHOWN = 100
 PREFERENCES = ("reminder_emails", "digest_emails")
-CURRENT_PASSWORD_MISSING = "Enter your current password."  # noqa: S105 - a message
+CURRENT_PASSWORD_MISSING = N_("Enter your current password.")
 
 
 async def _account_page(
@@ -346,6 +352,7 @@ async def _account_page(
             "values": {name: getattr(user, name) for name in PREFERENCES},
             "errors": {},
         },
+        "language": {"values": {"locale": user.locale or ""}, "errors": {}},
     }
     if form is not None:
         forms[form] = {"values": values or {}, "errors": errors or {}}
@@ -353,6 +360,7 @@ async def _account_page(
         "accounts/account.html",
         {
             "user": user,
+            "role_label": _(ROLE_LABELS[user.role]),
             "forms": forms,
             "devices": device_list,
             "devices_total": device_page.total,
@@ -389,7 +397,7 @@ async def account_profile_page(page: WebPage, session: SessionDep, auth: Current
             errors=field_errors(exc),
             status_code=422,
         )
-    return page.redirect("/account", flash="Your name is saved.")
+    return page.redirect("/account", flash=_("Your name is saved."))
 
 
 @router.post("/account/password")
@@ -427,17 +435,17 @@ async def account_password_page(
         if not isinstance(exc, BadRequest):
             errors = field_errors(exc)
         if isinstance(exc, CampusError) and exc.code == "wrong-password":
-            errors = {"current_password": exc.detail}
+            errors = {"current_password": _(exc.detail)}
         if not values["current_password"]:
-            errors["current_password"] = CURRENT_PASSWORD_MISSING
+            errors["current_password"] = _(CURRENT_PASSWORD_MISSING)
         if mismatch:
-            errors.setdefault("password_confirm", PASSWORD_MISMATCH)
+            errors.setdefault("password_confirm", _(PASSWORD_MISMATCH))
         status = exc.status if isinstance(exc, CampusError) and exc.status != 400 else 422
         return await _account_page(
             page, session, auth, form="password", errors=errors, status_code=status
         )
     return page.redirect(
-        "/account", flash="Your password is changed. Every other session was signed out."
+        "/account", flash=_("Your password is changed. Every other session was signed out.")
     )
 
 
@@ -450,7 +458,46 @@ async def account_preferences_page(
     await passwords.update_me(
         session, page.settings, auth.user, data=data, current_session_id=auth.session_id
     )
-    return page.redirect("/account", flash="Your mail preferences are saved.")
+    return page.redirect("/account", flash=_("Your mail preferences are saved."))
+
+
+@router.post("/account/language")
+async def account_language_page(page: WebPage, session: SessionDep, auth: CurrentAuth) -> Response:
+    """The saved language of pages and mails; empty: the browser's language."""
+    form = await page.form()
+    chosen = supported(str(form.get("locale") or ""))
+    await passwords.update_me(
+        session,
+        page.settings,
+        auth.user,
+        data=MeUpdate.model_validate({"locale": chosen}),
+        current_session_id=auth.session_id,
+    )
+    if chosen is not None:
+        page.remember_locale(chosen)  # this page, and the browser once signed out
+    return page.redirect("/account", flash=_("Your language is saved."))
+
+
+@router.post("/language")
+async def switch_language_page(page: WebPage, session: SessionDep) -> Response:
+    """The footer's switcher: this browser's language (a cookie) and, when signed in, the
+    account's; then back to the page it was sent from (a path of this site only)."""
+    form = await page.form()
+    back = safe_next(str(form.get("next") or ""), "/")
+    chosen = supported(str(form.get("locale") or ""))
+    if chosen is None:
+        return page.redirect(back)
+    page.remember_locale(chosen)
+    identity = page.state.identity
+    if identity is not None and identity.user.locale != chosen:
+        await passwords.update_me(
+            session,
+            page.settings,
+            identity.user,
+            data=MeUpdate.model_validate({"locale": chosen}),
+            current_session_id=identity.session_id,
+        )
+    return page.redirect(back)
 
 
 @router.post("/account/verify-email", dependencies=[AUTH_RATE_LIMIT])
@@ -458,10 +505,12 @@ async def account_resend_verification_page(
     page: WebPage, session: SessionDep, auth: CurrentAuth
 ) -> Response:
     if auth.user.is_verified:
-        return page.redirect("/account", flash="Your email address is already confirmed.")
+        return page.redirect("/account", flash=_("Your email address is already confirmed."))
     await verification.resend_verification_email(session, page.settings, auth.user)
     return page.redirect(
-        "/account", flash=f"We sent a new confirmation link to {auth.user.email}.", kind="info"
+        "/account",
+        flash=_("We sent a new confirmation link to %(email)s.", email=auth.user.email),
+        kind="info",
     )
 
 
@@ -470,7 +519,7 @@ async def account_sign_out_others_page(
     page: WebPage, session: SessionDep, auth: CurrentAuth
 ) -> Response:
     await devices.sign_out_other_devices(session, auth.user, current_session_id=auth.session_id)
-    return page.redirect("/account", flash="Every other device is signed out.")
+    return page.redirect("/account", flash=_("Every other device is signed out."))
 
 
 @router.post("/account/devices/{session_id}/sign-out")
@@ -484,11 +533,13 @@ async def account_sign_out_device_page(
     try:
         await devices.sign_out_device(session, auth.user, session_id=session_id)
     except NotFound:
-        return page.redirect("/account", flash="That device was already signed out.", kind="info")
+        return page.redirect(
+            "/account", flash=_("That device was already signed out."), kind="info"
+        )
     if session_id == auth.session_id:
         page.sign_out()
-        return page.redirect("/", flash="You are signed out.", kind="info")
-    return page.redirect("/account", flash="That device is signed out.")
+        return page.redirect("/", flash=_("You are signed out."), kind="info")
+    return page.redirect("/account", flash=_("That device is signed out."))
 
 
 # --- linked sign-in methods ------------------------------------------------------------------
@@ -529,14 +580,25 @@ async def unlink_provider_page(
     try:
         await oauth.unlink_provider(session, page.settings, user, provider=provider)
     except (Conflict, NotFound) as exc:
-        return page.redirect(back, flash=exc.detail, kind="error")
-    return page.redirect(back, flash=f"{label} is no longer linked to your account.")
+        return page.redirect(back, flash=_(exc.detail), kind="error")
+    return page.redirect(
+        back, flash=_("%(provider)s is no longer linked to your account.", provider=label)
+    )
 
 
 # --- admin: users ---------------------------------------------------------------------------
 
 USERS_PAGE_SIZE = 25
-ROLES = [(role.value, role.value.title()) for role in UserRole]
+ROLE_LABELS = {
+    UserRole.ADMIN: N_("Admin"),
+    UserRole.TEACHER: N_("Teacher"),
+    UserRole.STUDENT: N_("Student"),
+}
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """The roles as a select lists them, in the page's language."""
+    return [(role.value, _(ROLE_LABELS[role])) for role in UserRole]
 
 
 @router.get("/admin/users")
@@ -548,7 +610,7 @@ async def admin_users_page(
     role: Annotated[str | None, Query(max_length=20)] = None,
     p: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    chosen = choice(role, (value for value, _ in ROLES))  # an unknown role is ignored
+    chosen = choice(role, (value.value for value in UserRole))  # an unknown role is ignored
     params = page_params(p, USERS_PAGE_SIZE, sort="-created_at")
     result = await users.list_users(
         session,
@@ -565,7 +627,7 @@ async def admin_users_page(
             "page_number": p,
             "pages": max(1, result.pages),
             "values": {"q": (q or "").strip(), "role": chosen or ""},
-            "roles": ROLES,
+            "roles": role_choices(),
         },
     )
 
@@ -589,8 +651,13 @@ async def admin_update_user_page(
         data = UserUpdate.model_validate(changes)
         user = await users.update_user(session, admin, user_id=user_id, data=data)
     except ValidationError:
-        return page.redirect(back, flash="Choose a valid role.", kind="error")
+        return page.redirect(back, flash=_("Choose a valid role."), kind="error")
     except Conflict as exc:
-        return page.redirect(back, flash=exc.detail, kind="error")
-    state = "active" if user.is_active else "deactivated"
-    return page.redirect(back, flash=f"{user.full_name} is now {user.role.value}, {state}.")
+        return page.redirect(back, flash=_(exc.detail), kind="error")
+    role_label = _(ROLE_LABELS[user.role]).lower()
+    text = (
+        _("%(name)s is now %(role)s, active.", name=user.full_name, role=role_label)
+        if user.is_active
+        else _("%(name)s is now %(role)s, deactivated.", name=user.full_name, role=role_label)
+    )
+    return page.redirect(back, flash=text)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from campus.kit.i18n import N_
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 TOO_SHORT = f"Password must be at least {MIN_LENGTH} characters long."
 TOO_LONG = f"Password must be at most {MAX_LENGTH} characters long."
-SAME_AS_EMAIL = "Password must not be the same as your email address."
-TOO_COMMON = "This password is too common; choose a less predictable one."
+SAME_AS_EMAIL = N_("Password must not be the same as your email address.")
+TOO_COMMON = N_("This password is too common; choose a less predictable one.")
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,10 @@ PASSWORD_HELP = (
 )
 
 
+# The languages of the pages and mails (campus.kit.i18n.LOCALES).
+Locale = Literal["en", "ru"]
+
+
 def normalize_email(value: str) -> str:
     return value.strip().lower()
 
@@ -54,6 +58,11 @@ class MeRead(UserRead):
     )
     digest_emails: bool = Field(
         description="Teachers: mail me a weekly digest of new students and completions."
+    )
+    locale: Locale | None = Field(
+        default=None,
+        description="The language of my pages and mails; null: the browser's language "
+        "(`Accept-Language`). The API itself always answers in English.",
     )
 
 
@@ -116,6 +125,11 @@ class MeUpdate(InputSchema):
     )
     digest_emails: bool | None = Field(
         default=None, description="Teachers: mail me a weekly digest."
+    )
+    locale: Locale | None = Field(
+        default=None,
+        description="The language of my pages and mails (`en`, `ru`); null clears it "
+        "(the browser's language is used).",
     )
 
     _no_null = field_validator(

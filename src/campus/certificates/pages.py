@@ -15,6 +15,7 @@ from campus.http.deps import SessionDep, SettingsDep
 from campus.http.forms import FormInvalid, field_errors, form_values, parse_form
 from campus.http.identity import AdminUser, OptionalUser
 from campus.http.web import WebPage, page_router
+from campus.kit.i18n import gettext as _
 
 router = page_router()
 
@@ -89,4 +90,4 @@ async def revoke_certificate_page(
         if exc.code != "certificate-revoked":
             raise
         return await _render(page, session, code, user, errors=field_errors(exc), values=values)
-    return page.redirect(f"/certificates/{code}", flash="The certificate is revoked.")
+    return page.redirect(f"/certificates/{code}", flash=_("The certificate is revoked."))

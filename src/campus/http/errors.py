@@ -26,7 +26,8 @@ from campus.errors import (
 from campus.http.deps import get_session
 from campus.http.identity import SESSION_COOKIE, resolve_identity
 from campus.http.net import is_https
-from campus.http.web import login_url, page_state, templates
+from campus.http.web import login_url, page_state, request_locale, templates
+from campus.kit import i18n
 from campus.log import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -128,6 +129,8 @@ async def html_error_response(
     code: str | None = None,
 ) -> Response:
     await _error_viewer(request, status)
+    if page_state(request) is None:  # the page layer had not settled it: the viewer's, else
+        i18n.set_locale(request_locale(request, getattr(request.state, "error_viewer", None)))
     try:
         return templates.TemplateResponse(
             request,

@@ -6,7 +6,8 @@ Every page module uses these, so a form behaves the same everywhere:
 - :func:`form_values` reads the text fields of a form;
 - :func:`parse_form` validates a dict with a schema (the one the API uses) and raises
   :class:`FormInvalid` with the errors by field;
-- :func:`field_errors` words a schema or service error for people (never echoing input);
+- :func:`field_errors` words a schema or service error for people (never echoing input),
+  in the page's language (a service's English message is looked up in the catalog);
 - :func:`choice` checks a value against a list of choices (filters, selects);
 - :func:`parse_money` reads an amount such as ``19.99`` into cents.
 """
@@ -21,9 +22,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from campus.errors import CampusError
+from campus.kit.i18n import DEFAULT_LOCALE, N_, current_locale, gettext
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
-MONEY_HELP = "Enter an amount like 19.99 (0 = free)."
+MONEY_HELP = N_("Enter an amount like 19.99 (0 = free).")
 MAX_CENTS = 2**31 - 1
 
 
@@ -68,11 +70,11 @@ def parse_money(text: str) -> tuple[int, str | None]:
     try:
         amount = Decimal(raw)
     except InvalidOperation:
-        return 0, MONEY_HELP
+        return 0, gettext(MONEY_HELP)
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        return 0, MONEY_HELP
+        return 0, gettext(MONEY_HELP)
     if amount * 100 > MAX_CENTS:
-        return 0, "That amount is too high."
+        return 0, gettext("That amount is too high.")
     return int(amount * 100), None
 
 
@@ -101,20 +103,27 @@ def _message(err: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     kind = err.get("type")
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
-        return "This field is required."
+        return gettext("This field is required.")
     if kind == "string_too_short":
-        return f"Use at least {ctx.get('min_length')} characters."
+        return gettext("Use at least %(n)s characters.", n=ctx.get("min_length"))
     if kind == "string_too_long" or (kind == "too_long" and "max_length" in ctx):
-        return f"Use at most {ctx.get('max_length')} characters."
+        return gettext("Use at most %(n)s characters.", n=ctx.get("max_length"))
     if kind in ("int_parsing", "int_type"):
-        return "Enter a whole number."
+        return gettext("Enter a whole number.")
     if kind == "greater_than_equal":
-        return f"Enter {ctx.get('ge')} or more."
+        return gettext("Enter %(n)s or more.", n=ctx.get("ge"))
     if kind == "less_than_equal":
-        return f"Enter {ctx.get('le')} or less."
+        return gettext("Enter %(n)s or less.", n=ctx.get("le"))
     if kind in ("enum", "literal_error"):
-        return "Choose one of the options."
-    return _pretty(str(err.get("msg", "This value is not valid.")))
+        return gettext("Choose one of the options.")
+    if (
+        kind == "value_error"
+        and str(err.get("msg", "")).startswith("value is not a valid email address")
+        and current_locale() != DEFAULT_LOCALE
+    ):  # email-validator's precise reasons are English only
+        return gettext("Enter a valid email address.")
+    # A validator's own message (e.g. the password policy's), in the catalog when marked.
+    return gettext(_pretty(str(err.get("msg", "This value is not valid."))))
 
 
 def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
@@ -128,5 +137,5 @@ def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
         key = names[-1] if names else "__all__"
         errors.setdefault(key, _message(err))
     if not errors and isinstance(exc, CampusError):
-        errors["__all__"] = exc.detail
+        errors["__all__"] = gettext(exc.detail)
     return errors

@@ -47,6 +47,7 @@ class Viewer:
     full_name: str
     role: str
     is_verified: bool
+    locale: str | None = None  # the saved language, None: the browser's
 
     @classmethod
     def of(cls, user: User) -> Viewer:
@@ -56,6 +57,7 @@ class Viewer:
             full_name=user.full_name,
             role=user.role.value if isinstance(user.role, UserRole) else str(user.role),
             is_verified=bool(user.is_verified),
+            locale=user.locale,
         )
 
 

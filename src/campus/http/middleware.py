@@ -15,12 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campus.http.errors import (
     html_error_response,
+    is_page_path,
     problem_payload,
     problem_response,
     unexpected_error_payload,
     wants_html,
 )
 from campus.http.net import client_ip, is_https
+from campus.http.web import visitor_locale
+from campus.kit import i18n
 from campus.log import get_logger
 from campus.sentry import report_exception
 
@@ -66,7 +69,8 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Request id, one structured access-log line per request, and the 500 safety net."""
+    """Request id, the visitor's locale (pages only: the API speaks English), one
+    structured access-log line per request, and the 500 safety net."""
 
     def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[str] = ()) -> None:
         self.app = app
@@ -81,6 +85,11 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        locale = i18n.DEFAULT_LOCALE
+        if scope["type"] == "http" and is_page_path(str(scope.get("path", ""))):
+            request = Request(scope)
+            locale = visitor_locale(request.cookies, request.headers.get("accept-language"))
+        locale_token = i18n.set_locale(locale)
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": None}
 
@@ -103,6 +112,7 @@ class RequestContextMiddleware:
             elif scope["type"] == "http":
                 raise
         finally:
+            i18n.reset_locale(locale_token)
             if scope["type"] == "http":
                 access_logger.info(
                     "request",

@@ -1,5 +1,7 @@
 """Where the templates live and the filters they use (``markdown``: the cached sanitised
-HTML; ``excerpt``: plain text of Markdown for summaries; ``money``).
+HTML; ``excerpt``: plain text of Markdown for summaries), with the languages of
+``campus.kit.i18n.install_jinja`` (``_()``, ``ngettext``, ``{% trans %}`` and the locale's
+``date``, ``datetime``, ``time``, ``relative``, ``number``, ``money`` and ``counted``).
 
 The ``Jinja2Templates`` instance, with its page context, is built by ``campus.http.web``.
 """
@@ -11,7 +13,7 @@ from pathlib import Path
 from jinja2 import Environment
 from markupsafe import Markup
 
-from campus.kit import highlight, markdown
+from campus.kit import highlight, i18n, markdown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -23,33 +25,9 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(markdown.cached_html(text))  # noqa: S704 - sanitised by nh3 (or escaped)
 
 
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
-     "XAF", "XOF", "XPF"}
-)  # fmt: skip
-
-
-def _money(cents: int | None, currency: str | None = "USD") -> str:
-    if not cents:
-        return "Free"
-    code = (currency or "").upper()
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(code)
-    # Zero-decimal currencies (Stripe's list) show whole units: JPY 1,500, not 1,500.00.
-    amount = f"{cents // 100:,}" if code in ZERO_DECIMAL_CURRENCIES else f"{cents / 100:,.2f}"
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
-
-
-def counted(count: int | None, singular: str, plural: str | None = None) -> str:
-    """``3 | counted("lesson")`` is "3 lessons", ``1 | counted("lesson")`` "1 lesson";
-    irregular plurals are given: ``counted("quiz", "quizzes")``."""
-    n = count or 0
-    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
-
-
 def install_filters(env: Environment) -> None:
+    i18n.install_jinja(env)
     env.filters["markdown"] = render_markdown
     env.filters["excerpt"] = markdown.excerpt
-    env.filters["money"] = _money
-    env.filters["counted"] = counted
     # The stylesheet of highlighted code, linked by the pages that show Markdown.
     env.globals["code_stylesheet"] = highlight.stylesheet_path()

@@ -13,6 +13,11 @@ redirect), the same "who is asking" dependencies as the API (``campus.http.ident
   ``csrf_secret`` when signed in, else a signed pre-session cookie ``campus_csrf``. Tokens
   are masked with a fresh random pad on every render (no fixed secret in compressed pages).
 - **Flash**: one message in a signed cookie, set on a redirect and shown by the next page.
+- **Language**: :func:`load_page_state` settles the locale of the page
+  (``campus.kit.i18n.choose_locale``: the signed-in user's saved one, else the
+  ``campus_locale`` cookie of the footer's switcher, else ``Accept-Language``, else
+  English) and makes it the locale in progress, which templates, ``gettext`` in page code
+  and mails rendered during the request read.
 """
 
 from __future__ import annotations
@@ -44,12 +49,15 @@ from campus.http.identity import (
 )
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
+from campus.kit import i18n
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams, make_page_params, numbered_page
 from campus.models.accounts import User
 
 PRESESSION_COOKIE = "campus_csrf"
 FLASH_COOKIE = "campus_flash"
+LOCALE_COOKIE = "campus_locale"
+LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _PAD_BYTES = 32
@@ -145,6 +153,7 @@ class PageState:
     # count), from the domains' ``header_context`` hooks (``app.state.page_header_hooks``).
     header: dict[str, Any] = field(default_factory=dict)
     cookies: list[_Cookie] = field(default_factory=list)
+    locale: str = i18n.DEFAULT_LOCALE
     _token: str | None = None
 
     @property
@@ -159,6 +168,22 @@ class PageState:
         if self._token is None:
             self._token = mask_csrf_token(self.csrf_key)
         return self._token
+
+
+def visitor_locale(cookies: Mapping[str, str], accept_language: str | None) -> str:
+    """The locale of a visitor (nobody signed in, or before we know): the switcher's
+    cookie, else ``Accept-Language``, else English."""
+    return i18n.choose_locale(None, cookies.get(LOCALE_COOKIE), accept_language)
+
+
+def request_locale(request: Request, viewer: Viewer | None = None) -> str:
+    """The locale of this request: the viewer's saved one first (:func:`visitor_locale`
+    otherwise)."""
+    return i18n.choose_locale(
+        viewer.locale if viewer is not None else None,
+        request.cookies.get(LOCALE_COOKIE),
+        request.headers.get("accept-language"),
+    )
 
 
 def page_state(request: Request) -> PageState | None:
@@ -190,6 +215,8 @@ async def load_page_state(
             signed = _signed(settings, "presession", presession)
             state.cookies.append(_Cookie(PRESESSION_COOKIE, signed))
         state.csrf_key = _csrf_key(settings, "presession:" + presession)
+    state.locale = request_locale(request, state.viewer)
+    i18n.set_locale(state.locale)  # the middleware resets it when the request ends
     request.state.page = state
     return state
 
@@ -327,6 +354,16 @@ class WebPageContext:
     def sign_out(self) -> None:
         self.state.cookies.append(_Cookie(SESSION_COOKIE, None))
 
+    @property
+    def locale(self) -> str:
+        return self.state.locale
+
+    def remember_locale(self, locale: str) -> None:
+        """The switcher's choice for this browser (a year), and this request's locale."""
+        self.state.cookies.append(_Cookie(LOCALE_COOKIE, locale, LOCALE_COOKIE_MAX_AGE))
+        self.state.locale = locale
+        i18n.set_locale(locale)
+
     def _apply_cookies(self, response: Response) -> None:
         secure = is_https(self.request.scope, self.settings.trusted_proxies)
         seen: dict[str, _Cookie] = {}
@@ -390,11 +427,16 @@ def page_context(request: Request) -> dict[str, Any]:
         if state
         else getattr(request.state, "error_viewer", None) or resolved_viewer(request)
     )
+    query = request.url.query
     return {
         "current_user": viewer,
         "csrf_token": state.csrf_token() if state and state.csrf_key else "",
         "flash": read_flash(request, settings) if settings else None,
         "nav_path": request.url.path,
+        # The language switcher of the footer: the locales, this one, and where to come back.
+        "locale": i18n.current_locale(),
+        "locales": i18n.LOCALES,
+        "here": request.url.path + (f"?{query}" if query else ""),
         **(state.header if state else {}),
     }
 

@@ -58,10 +58,11 @@ async def teacher_digest(ctx: JobContext, *, teacher_id: int, week: str) -> None
         message = render_email(
             "learning/weekly_digest",
             to=teacher.email,
+            locale=teacher.locale,
             context={
                 "full_name": teacher.full_name,
-                "start": start.strftime("%Y-%m-%d"),
-                "end": (end - timedelta(days=1)).strftime("%Y-%m-%d"),
+                "start": start,
+                "end": end - timedelta(days=1),
                 "courses": [
                     {"title": t, "new_students": n, "completions": c} for t, n, c in courses
                 ],

@@ -37,6 +37,8 @@ class User(Base):
     # Mail preferences (opt-in): a mail for each due-task reminder, a weekly teacher digest.
     reminder_emails: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     digest_emails: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The language of the pages and mails ("en", "ru"); None: the browser's language.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True, default=None)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

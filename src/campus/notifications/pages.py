@@ -10,14 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.http.deps import IdPath, SessionDep, cursor_codec
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_router, safe_next
+from campus.kit.i18n import gettext as _
 from campus.notifications import service
 
 router = page_router()
 
 
+def note_title(notification: Any) -> str:
+    """A notification's title in the page's language (a known kind's, from its data);
+    otherwise the title it was stored with."""
+    template = service.TITLES.get(notification.kind)
+    if template is None or not isinstance(notification.data, dict):
+        return str(notification.title)
+    return service.format_title(_(template), notification.data)
+
+
 async def header_context(session: AsyncSession, user: Any) -> dict[str, Any]:
-    """The bell in the header of every page: the signed-in user's unread count."""
-    return {"unread_count": await service.unread_count(session, user)}
+    """The bell in the header of every page: the signed-in user's unread count (and how a
+    page words a notification, ``notifications/_item.html``)."""
+    return {"unread_count": await service.unread_count(session, user), "note_title": note_title}
 
 
 PAGE_SIZE = 20
@@ -66,4 +77,4 @@ async def read_notification_page(
 @router.post("/notifications/read-all")
 async def read_all_page(page: WebPage, session: SessionDep, user: CurrentUser) -> Response:
     await service.mark_all_read(session, user)
-    return page.redirect("/notifications", flash="All notifications marked read.")
+    return page.redirect("/notifications", flash=_("All notifications marked read."))

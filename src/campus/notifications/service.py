@@ -7,7 +7,8 @@ has committed, sent as a ``notification`` frame to every socket of its user on e
 instance (``campus.realtime.broadcast``).
 
 ``title`` may be left out for the known kinds: it is then made from ``data`` with
-:data:`TITLES` (e.g. ``{"course_title": ..., "lesson_title": ...}``).
+:data:`TITLES` (e.g. ``{"course_title": ..., "lesson_title": ...}``); the pages show it in
+the reader's language (:func:`format_title` of the translated template).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.errors import NotFound
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
@@ -39,13 +41,15 @@ PAYMENT_FAILED = "payment.failed"
 PAYMENT_REFUNDED = "payment.refunded"
 TASK_DUE_SOON = "task.due_soon"
 
+# The titles of the known kinds, filled from ``data`` (marked for the catalog: the pages
+# show a notification's title in the reader's language, see :func:`format_title`).
 TITLES: Mapping[str, str] = {
-    STUDENT_JOINED: "{student_name} joined {course_title}",
-    LESSON_PUBLISHED: "New lesson in {course_title}: {lesson_title}",
-    PAYMENT_SUCCEEDED: "Payment received for {course_title}",
-    PAYMENT_FAILED: "Payment for {course_title} did not go through",
-    PAYMENT_REFUNDED: "Payment for {course_title} was refunded",
-    TASK_DUE_SOON: "Task due soon: {task_title}",
+    STUDENT_JOINED: N_("%(student_name)s joined %(course_title)s"),
+    LESSON_PUBLISHED: N_("New lesson in %(course_title)s: %(lesson_title)s"),
+    PAYMENT_SUCCEEDED: N_("Payment received for %(course_title)s"),
+    PAYMENT_FAILED: N_("Payment for %(course_title)s did not go through"),
+    PAYMENT_REFUNDED: N_("Payment for %(course_title)s was refunded"),
+    TASK_DUE_SOON: N_("Task due soon: %(task_title)s"),
 }
 _KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
@@ -55,12 +59,19 @@ class _Blank(dict[str, Any]):
         return "…"
 
 
+def format_title(template: str, data: Mapping[str, Any]) -> str:
+    """``template`` (one of :data:`TITLES`, maybe translated) filled from ``data``, on one
+    line of at most ``TITLE_MAX`` characters."""
+    title = " ".join((template % _Blank(data)).split())
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+
+
 def _title(kind: str, title: str | None, data: Mapping[str, Any]) -> str:
     if title is None:
         template = TITLES.get(kind)
         if template is None:
             raise ValueError(f"notification kind {kind!r} needs a title")
-        title = template.format_map(_Blank(data))
+        return format_title(template, data)
     title = " ".join(title.split())
     return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
 

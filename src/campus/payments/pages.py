@@ -10,6 +10,7 @@ from campus.errors import BadGateway, Conflict, ServiceUnavailable
 from campus.http.deps import IdPath, SessionDep
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router
+from campus.kit.i18n import gettext as _
 from campus.learning import service as learning_service
 from campus.payments import service
 
@@ -34,13 +35,15 @@ async def checkout_page(
     except Conflict as exc:
         if exc.code == "already-purchased":  # bought before and left: back in, no charge
             await learning_service.enroll_student(session, user, course_id=course_id)
-            return page.redirect(course_url, flash="You bought this course before: welcome back.")
-        return page.redirect(course_url, flash=exc.detail, kind="info")
+            return page.redirect(
+                course_url, flash=_("You bought this course before: welcome back.")
+            )
+        return page.redirect(course_url, flash=_(exc.detail), kind="info")
     except ServiceUnavailable as exc:
-        return page.redirect(course_url, flash=exc.detail, kind="error")
+        return page.redirect(course_url, flash=_(exc.detail), kind="error")
     except BadGateway:
         return page.redirect(
-            course_url, flash="The payment provider failed; please try again.", kind="error"
+            course_url, flash=_("The payment provider failed; please try again."), kind="error"
         )
     return page.redirect(f"{course_url}/checkout?session_id={result.session_id}")
 
@@ -95,7 +98,9 @@ async def purchase_cancelled_page(
 ) -> Response:
     """Stripe's cancel URL: back to the course."""
     return page.redirect(
-        f"/courses/{course_id}", flash="Checkout cancelled: you have not been charged.", kind="info"
+        f"/courses/{course_id}",
+        flash=_("Checkout cancelled: you have not been charged."),
+        kind="info",
     )
 
 

@@ -209,16 +209,19 @@ def _taught_by(teacher_id: int) -> AnySelect:
 
 async def buyer_and_course(
     session: AsyncSession, *, user_id: int, course_id: int
-) -> tuple[str, str, str] | None:
-    """(buyer's email, buyer's name, course title), for telling the buyer the result."""
+) -> tuple[str, str, str, str | None] | None:
+    """(buyer's email, buyer's name, course title, buyer's language), for telling the
+    buyer the result."""
     stmt = (
-        select(User.email, User.full_name, Course.title)
+        select(User.email, User.full_name, Course.title, User.locale)
         .select_from(User)
         .join(Course, Course.id == course_id)
         .where(User.id == user_id)
     )
     row = (await session.execute(stmt)).one_or_none()
-    return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
+    if row is None:
+        return None
+    return str(row[0]), str(row[1]), str(row[2]), row[3]
 
 
 async def course_titles(session: AsyncSession, course_ids: set[int]) -> dict[int, str]:

@@ -43,6 +43,7 @@ from campus.errors import (
     ValidationFailed,
 )
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_, current_locale, format_money, supported, use_locale
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams, make_page_params
 from campus.learning import service as learning_service
@@ -122,9 +123,9 @@ async def start_checkout(
             code="course-is-free",
         )
     if course_service.can_manage(actor, course):
-        raise Conflict("You manage this course; there is nothing to buy.", code="own-course")
+        raise Conflict(N_("You manage this course; there is nothing to buy."), code="own-course")
     if await learning_service.is_enrolled(session, user_id=actor.id, course_id=course.id):
-        raise Conflict("You are already enrolled in this course.", code="already-enrolled")
+        raise Conflict(N_("You are already enrolled in this course."), code="already-enrolled")
     if await has_paid_for(session, user_id=actor.id, course_id=course.id):
         raise Conflict(
             "You have bought this course already: enroll again with "
@@ -458,14 +459,15 @@ async def _tell_buyer(
     )
     if found is None:
         return
-    email, full_name, title = found
+    email, full_name, title, locale = found
     message = render_email(
         f"payments/{result}",
         to=email,
+        locale=locale,
         context={
             "full_name": full_name,
             "course_title": title,
-            "amount": format_amount(payment.amount_cents, payment.currency),
+            "amount": format_amount(payment.amount_cents, payment.currency, locale=locale),
             "course_link": f"{settings.base_url}/courses/{payment.course_id}",
             "payments_link": f"{settings.base_url}/account/payments",
             "base_url": settings.base_url,
@@ -475,12 +477,11 @@ async def _tell_buyer(
     await notify_payment_result(session, payment, result, course_title=title)
 
 
-def format_amount(cents: int, currency: str) -> str:
-    """``1999, "USD"`` -> ``"19.99 USD"`` (zero-decimal currencies without decimals)."""
-    code = currency.upper()
-    if to_stripe_amount(100, code) == 1:
-        return f"{cents // 100:,} {code}"
-    return f"{cents / 100:,.2f} {code}"
+def format_amount(cents: int, currency: str, *, locale: str | None = None) -> str:
+    """``1999, "USD"`` -> ``"$19.99"`` in English, ``"19,99 $"`` in Russian (the buyer's
+    ``locale``, else the one in progress; zero-decimal currencies without decimals)."""
+    with use_locale(supported(locale) or current_locale()):
+        return format_money(cents, currency)
 
 
 # --- reading payments -------------------------------------------------------------------------

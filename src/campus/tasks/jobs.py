@@ -65,10 +65,11 @@ async def send_due_reminders(ctx: JobContext) -> None:
                     message = render_email(
                         "tasks/due_reminder",
                         to=task.email,
+                        locale=task.locale,
                         context={
                             "full_name": task.full_name,
                             "title": task.title,
-                            "due": task.due_date.strftime("%Y-%m-%d %H:%M"),
+                            "due": task.due_date,
                             "link": f"{ctx.settings.base_url}/tasks",
                             "base_url": ctx.settings.base_url,
                         },

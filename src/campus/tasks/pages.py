@@ -17,6 +17,8 @@ from campus.http.forms import FormInvalid, choice, field_errors, form_values, pa
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router, safe_next
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
+from campus.kit.i18n import gettext as _
 from campus.tasks import service
 from campus.tasks.schemas import (
     DESCRIPTION_MAX,
@@ -32,31 +34,37 @@ from campus.tasks.schemas import (
 
 router = page_router()
 
+
+def labelled(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(value, label)`` choices with their labels in the page's language."""
+    return [(value, _(label)) for value, label in items]
+
+
 TaskId = Annotated[int, IdPath("Task id")]
 BOARD_PAGE_SIZE = 100
 # A due date picked on the board means the end of that day (UTC).
 END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
 STATUSES = [
-    (TaskStatus.TODO.value, "To do"),
-    (TaskStatus.IN_PROGRESS.value, "In progress"),
-    (TaskStatus.COMPLETED.value, "Completed"),
+    (TaskStatus.TODO.value, N_("To do")),
+    (TaskStatus.IN_PROGRESS.value, N_("In progress")),
+    (TaskStatus.COMPLETED.value, N_("Completed")),
 ]
 PRIORITIES = [
-    (TaskPriority.HIGH.value, "High"),
-    (TaskPriority.MEDIUM.value, "Medium"),
-    (TaskPriority.LOW.value, "Low"),
+    (TaskPriority.HIGH.value, N_("High")),
+    (TaskPriority.MEDIUM.value, N_("Medium")),
+    (TaskPriority.LOW.value, N_("Low")),
 ]
 SORT_CHOICES = [
-    ("due_date", "Due soonest"),
-    ("-priority", "Highest priority"),
-    ("priority", "Lowest priority"),
-    ("-created_at", "Newest"),
-    ("-updated_at", "Recently changed"),
-    ("title", "Title A to Z"),
+    ("due_date", N_("Due soonest")),
+    ("-priority", N_("Highest priority")),
+    ("priority", N_("Lowest priority")),
+    ("-created_at", N_("Newest")),
+    ("-updated_at", N_("Recently changed")),
+    ("title", N_("Title A to Z")),
 ]
 DEFAULT_SORT = "due_date"
 TASK_FIELDS = ("title", "description", "priority", "due_date", "lesson_id", "status")
-LESSON_CHOICE = "Choose a lesson from the list (one of a course you take or teach)."
+LESSON_CHOICE = N_("Choose a lesson from the list (one of a course you take or teach).")
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -103,7 +111,9 @@ async def _render_board(
         ),
         params=params,
     )
-    shown = [item for item in STATUSES if not filters["status"] or item[0] == filters["status"]]
+    shown = [
+        item for item in labelled(STATUSES) if not filters["status"] or item[0] == filters["status"]
+    ]
     columns = [
         (value, label, [task for task in result.items if task.status == value])
         for value, label in shown
@@ -121,7 +131,7 @@ async def _render_board(
             "filtered": any(filters[name] for name in ("status", "priority", "q")),
             "status_tabs": [
                 (label, _board_url(filters, status=value), value == filters["status"])
-                for value, label in [("", "All"), *STATUSES]
+                for value, label in labelled([("", N_("All")), *STATUSES])
             ],
             "clear_url": _board_url({}, sort=filters["sort"]),
             "page_number": page_number,
@@ -130,8 +140,8 @@ async def _render_board(
             "here": here,
             "linked": linked,
             "now": utcnow(),
-            "priorities": PRIORITIES,
-            "sorts": SORT_CHOICES,
+            "priorities": labelled(PRIORITIES),
+            "sorts": labelled(SORT_CHOICES),
             "form": form or {"priority": TaskPriority.MEDIUM.value},
             "errors": errors or {},
             "lesson_groups": await _lesson_groups(session, user),
@@ -151,7 +161,7 @@ async def _lesson_groups(
         refs = [*extra.values(), *refs]
     groups: dict[tuple[int, str], list[tuple[int, str]]] = {}
     if current is not None and all(ref.lesson_id != current for ref in refs):
-        groups[(0, "Linked before")] = [(current, "The linked lesson (no longer available)")]
+        groups[(0, _("Linked before"))] = [(current, _("The linked lesson (no longer available)"))]
     for ref in refs:
         label = f"{ref.position}. {ref.title}"
         groups.setdefault((ref.course_id, ref.course_title), []).append((ref.lesson_id, label))
@@ -210,7 +220,7 @@ def _parse(
         try:
             day = date.fromisoformat(due)
         except ValueError:
-            errors["due_date"] = "Enter a date like 2026-12-01."
+            errors["due_date"] = _("Enter a date like 2026-12-01.")
         else:
             if current_due is None or current_due.date() != day:
                 data["due_date"] = datetime.combine(day, END_OF_DAY)
@@ -220,7 +230,7 @@ def _parse(
     elif lesson.isdigit() and 1 <= int(lesson) <= MAX_ID:
         data["lesson_id"] = int(lesson)
     else:
-        errors["lesson_id"] = LESSON_CHOICE
+        errors["lesson_id"] = _(LESSON_CHOICE)
     if values["status"]:
         data["status"] = values["status"]
     return parse_form(schema, data, extra_errors=errors)
@@ -231,7 +241,7 @@ def _errors(exc: FormInvalid | ValidationFailed) -> dict[str, str]:
         return exc.errors
     errors = field_errors(exc)
     if "lesson_id" in errors:
-        errors["lesson_id"] = LESSON_CHOICE
+        errors["lesson_id"] = _(LESSON_CHOICE)
     return errors
 
 
@@ -261,7 +271,7 @@ async def create_task_page(page: WebPage, session: SessionDep, user: CurrentUser
             errors=_errors(exc),
             status_code=422,
         )
-    return page.redirect(_back(form), flash=f"Task “{task.title}” added.")
+    return page.redirect(_back(form), flash=_("Task “%(title)s” added.", title=task.title))
 
 
 def _edit_values(task: Any) -> dict[str, Any]:
@@ -291,8 +301,8 @@ async def _render_edit(
             "task": task,
             "values": values,
             "errors": errors,
-            "statuses": STATUSES,
-            "priorities": PRIORITIES,
+            "statuses": labelled(STATUSES),
+            "priorities": labelled(PRIORITIES),
             "lesson_groups": await _lesson_groups(session, user, current=task.lesson_id),
             "limits": {"title": TITLE_MAX, "description": DESCRIPTION_MAX},
         },
@@ -321,7 +331,7 @@ async def update_task_page(
         return await _render_edit(
             page, session, user, task, values=values, errors=_errors(exc), status_code=422
         )
-    return page.redirect("/tasks", flash=f"Task “{task.title}” saved.")
+    return page.redirect("/tasks", flash=_("Task “%(title)s” saved.", title=task.title))
 
 
 @router.post("/tasks/{task_id}/complete")
@@ -330,7 +340,9 @@ async def complete_task_page(
 ) -> Response:
     form = await page.form()
     task = await service.complete_task(session, user, task_id=task_id)
-    return page.redirect(_back(form), flash=f"Task “{task.title}” completed. Nice work!")
+    return page.redirect(
+        _back(form), flash=_("Task “%(title)s” completed. Nice work!", title=task.title)
+    )
 
 
 @router.post("/tasks/{task_id}/status")
@@ -345,8 +357,12 @@ async def move_task_page(
     task = await service.update_task(
         session, user, task_id=task_id, data=TaskUpdate(status=TaskStatus(raw))
     )
-    text = "started" if task.status == TaskStatus.IN_PROGRESS else "moved back to To do"
-    return page.redirect(_back(form), flash=f"Task “{task.title}” {text}.", kind="info")
+    text = (
+        _("Task “%(title)s” started.", title=task.title)
+        if task.status == TaskStatus.IN_PROGRESS
+        else _("Task “%(title)s” moved back to To do.", title=task.title)
+    )
+    return page.redirect(_back(form), flash=text, kind="info")
 
 
 @router.post("/tasks/{task_id}/delete")
@@ -355,4 +371,6 @@ async def delete_task_page(
 ) -> Response:
     form = await page.form()
     task = await service.delete_task(session, user, task_id=task_id)
-    return page.redirect(_back(form), flash=f"Task “{task.title}” deleted.", kind="info")
+    return page.redirect(
+        _back(form), flash=_("Task “%(title)s” deleted.", title=task.title), kind="info"
+    )

@@ -184,6 +184,7 @@ class DueTask:
     email: str
     full_name: str
     reminder_emails: bool
+    locale: str | None = None  # the owner's language (the reminder mail's)
 
 
 async def tasks_to_remind(
@@ -205,6 +206,7 @@ async def tasks_to_remind(
             User.email,
             User.full_name,
             User.reminder_emails,
+            User.locale,
         )
         .join(User, User.id == Task.owner_id)
         .where(
@@ -218,7 +220,7 @@ async def tasks_to_remind(
         .limit(limit)
     )
     return [
-        DueTask(row[0], row[1], row[2], row[3] or now, row[4], row[5], row[6])
+        DueTask(row[0], row[1], row[2], row[3] or now, row[4], row[5], row[6], row[7])
         for row in (await session.execute(stmt)).all()
     ]
 

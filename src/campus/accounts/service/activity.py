@@ -5,8 +5,6 @@ or reset and on a sign-in from a device the account has not used before."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.accounts import repository
@@ -17,10 +15,6 @@ from campus.kit.clock import utcnow
 from campus.models.accounts import AccountEvent, AccountEventKind, AuthSession, User
 
 RECENT_EVENTS = 10
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%d %b %Y, %H:%M UTC")
 
 
 def _mail(
@@ -35,11 +29,12 @@ def _mail(
     message = render_email(
         template,
         to=user.email,
+        locale=user.locale,
         context={
             "full_name": user.full_name,
             "device": describe(event.user_agent).label,
-            "ip": event.ip or "unknown",
-            "when": _when(event.created_at),
+            "ip": event.ip,
+            "when": event.created_at,
             "account_link": f"{settings.base_url}/account",
             "forgot_link": f"{settings.base_url}/forgot-password",
             "base_url": settings.base_url,

@@ -14,21 +14,14 @@ from campus.config import Settings
 from campus.email import render_email, send_after_commit
 from campus.errors import BadRequest
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.models.accounts import AccountTokenPurpose, User
 
-INVALID_LINK = "This link is invalid, has already been used or has expired."
+INVALID_LINK = N_("This link is invalid, has already been used or has expired.")
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _describe(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % 60:
-        return f"{minutes} minutes"
-    hours = minutes // 60
-    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 async def mail_link(
@@ -54,10 +47,11 @@ async def mail_link(
     message = render_email(
         template,
         to=user.email,
+        locale=user.locale,
         context={
             "full_name": user.full_name,
             "link": f"{settings.base_url}{path}?token={token}",
-            "valid_for": _describe(lifetime),
+            "valid_for": lifetime,
             "base_url": settings.base_url,
         },
     )

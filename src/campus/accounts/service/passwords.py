@@ -17,6 +17,7 @@ from campus.accounts.service.sessions import end_all_sessions
 from campus.config import Settings
 from campus.db import connection_released
 from campus.errors import Forbidden, ValidationFailed
+from campus.kit.i18n import N_
 from campus.models.accounts import AccountTokenPurpose, User
 from campus.ratelimit import RateLimiter
 
@@ -78,7 +79,7 @@ async def update_me(
             if valid:
                 new_hash = await passwords.hash(new_password)
         if new_hash is None:
-            raise Forbidden("The current password is not correct.", code="wrong-password")
+            raise Forbidden(N_("The current password is not correct."), code="wrong-password")
         if limiter is not None:
             await limiter.release(reservation)
         await set_password(session, actor, password_hash=new_hash)
@@ -97,6 +98,8 @@ async def update_me(
     for preference in ("reminder_emails", "digest_emails"):
         if preference in changes:
             setattr(actor, preference, bool(changes[preference]))
+    if "locale" in changes:
+        actor.locale = changes["locale"]
     await session.flush()
     return actor
 

@@ -12,10 +12,11 @@ from campus.accounts.service.verification import send_verification_email
 from campus.config import Settings
 from campus.db import connection_released
 from campus.errors import Conflict, Forbidden, RateLimited, Unauthenticated
+from campus.kit.i18n import N_
 from campus.models.accounts import User, UserRole
 from campus.ratelimit import RateLimiter
 
-INVALID_CREDENTIALS = "Incorrect email or password."
+INVALID_CREDENTIALS = N_("Incorrect email or password.")
 
 
 async def register_user(
@@ -24,19 +25,29 @@ async def register_user(
     *,
     data: UserCreate,
     role: UserRole = UserRole.STUDENT,
+    locale: str | None = None,
 ) -> User:
-    """Create a user; a duplicate email (any case) is a 409, also under concurrency."""
+    """Create a user; a duplicate email (any case) is a 409, also under concurrency.
+    ``locale``: the language the person registered in (their pages and mails from then on)."""
     email = str(data.email)
     if await repository.get_user_by_email(session, email) is not None:
-        raise Conflict("An account with this email already exists.", code="email-taken")
+        raise Conflict(N_("An account with this email already exists."), code="email-taken")
     async with connection_released(session):
         password_hash = await get_passwords(settings).hash(data.password)
-    user = User(email=email, full_name=data.full_name, role=role, password_hash=password_hash)
+    user = User(
+        email=email,
+        full_name=data.full_name,
+        role=role,
+        password_hash=password_hash,
+        locale=locale,
+    )
     try:
         async with session.begin_nested():
             session.add(user)
     except IntegrityError as exc:
-        raise Conflict("An account with this email already exists.", code="email-taken") from exc
+        raise Conflict(
+            N_("An account with this email already exists."), code="email-taken"
+        ) from exc
     await send_verification_email(session, settings, user)
     return user
 
@@ -81,7 +92,7 @@ async def authenticate_password(
         for reservation in reservations:
             await limiter.release(reservation)
     if not user.is_active:
-        raise Forbidden("This account is disabled.", code="account-disabled")
+        raise Forbidden(N_("This account is disabled."), code="account-disabled")
     if new_hash is not None:
         user.password_hash = new_hash
     return user

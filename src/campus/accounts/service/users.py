@@ -9,6 +9,7 @@ from campus.accounts import repository
 from campus.accounts.schemas import UserUpdate
 from campus.accounts.service.sessions import end_all_sessions
 from campus.errors import Conflict, Forbidden, NotFound
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
@@ -46,7 +47,7 @@ async def _ensure_another_admin_remains(session: AsyncSession, user: User) -> No
     admins = await repository.lock_active_admin_ids(session)
     if not any(admin_id != user.id for admin_id in admins):
         raise Conflict(
-            "This is the last active admin; make another user an admin first.",
+            N_("This is the last active admin; make another user an admin first."),
             code="last-admin",
         )
 

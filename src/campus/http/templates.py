@@ -46,8 +46,19 @@ def counted(count: int | None, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def filesize(size: int | None) -> str:
+    """Bytes for people: ``2048`` is "2 KB", ``3_500_000`` "3.3 MB" (binary units)."""
+    n = float(size or 0)
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit != "MB" else f"{n:.1f} MB".replace(".0 MB", " MB")
+        n /= 1024
+    return f"{n:.1f} MB"  # pragma: no cover - the loop returns
+
+
 def install_filters(env: Environment) -> None:
     env.filters["markdown"] = render_markdown
     env.filters["excerpt"] = markdown.excerpt
     env.filters["money"] = _money
     env.filters["counted"] = counted
+    env.filters["filesize"] = filesize

@@ -252,7 +252,7 @@ async def test_a_failed_storage_write_stores_no_row_and_no_blob(
     response = await client.post(
         f"/api/v1/courses/{course.id}/media", headers=teacher.headers, **upload(image_bytes())
     )
-    assert response.status_code == 500
+    assert response.status_code == 503
     assert stored_files(settings) == files_before
     assert await _rows(session) == 0
 

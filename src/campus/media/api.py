@@ -43,6 +43,7 @@ UPLOAD: Responses = {
             "(an SVG, or HTML named `.png`, included), whatever the name or type sent"
         )
     },
+    503: {"description": "The file store cannot be reached (nothing was stored)"},
     422: {
         "description": (
             "`invalid-image` / `invalid-pdf` (damaged or truncated), `image-too-large` "

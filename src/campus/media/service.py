@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.courses import service as courses
 from campus.courses.schemas import CourseCard
-from campus.errors import Conflict, NotFound, PayloadTooLarge
+from campus.errors import Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
 from campus.jobs import enqueue
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
@@ -124,6 +124,14 @@ async def upload(
             await storage.put(
                 item.thumbnail_key, processed.thumbnail, content_type=files.THUMBNAIL_TYPE
             )
+    except Exception as exc:
+        await _delete_blobs(storage, item.blob_keys)
+        logger.warning("media_blob_write_failed", key=item.key, error=str(exc))
+        raise ServiceUnavailable(
+            "The file store cannot be reached; nothing was stored. Try again later.",
+            headers={"Retry-After": "30"},
+        ) from exc
+    try:
         session.add(item)
         await session.flush()
     except BaseException:

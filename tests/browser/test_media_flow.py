@@ -62,7 +62,7 @@ async def test_upload_cover_and_image_in_a_lesson(
     await page.locator("#f-cover").set_input_files(str(cover))
     await page.get_by_role("button", name="Upload cover").click()
     await page.get_by_text("Cover image set.").wait_for()
-    snippet = await page.locator("input.snippet[value^=\"![Triangle\"]").input_value()
+    snippet = await page.locator('input.snippet[value^="![Triangle"]').input_value()
     assert snippet.startswith("![Triangle sketch](/media/")
     thumbs = page.locator(".media-thumb img")
     assert await thumbs.count() == 2

@@ -66,6 +66,7 @@ async def test_an_image_is_stored_re_encoded_and_served_from_our_origin(
     assert served.headers["x-content-type-options"] == "nosniff"
     assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert "content-disposition" not in served.headers
+    assert "set-cookie" not in served.headers
     assert Image.open(io.BytesIO(served.content)).size == (64, 48)
 
     thumb = await client.get(body["thumbnail_url"])

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from campus.config import Settings
 from campus.courses import service as courses
 from campus.errors import CampusError, NotFound, ValidationFailed
-from campus.http.deps import IdPath, SessionDep
+from campus.http.deps import IdPath, SessionDep, SettingsDep
 from campus.http.identity import OptionalUser, TeacherUser
 from campus.http.web import WebPage, page_params, page_router, safe_next
 from campus.media import files, service
@@ -33,10 +33,11 @@ PANEL_SIZE = 100
 async def media_file(
     key: Annotated[str, Path(max_length=64)],
     session: SessionDep,
+    settings: SettingsDep,
     user: OptionalUser,
-    page: WebPage,
 ) -> Response:
-    served = await service.serve(session, page.settings, user, key)
+    """A file: no page state, so no cookie is ever set on a cached answer."""
+    served = await service.serve(session, settings, user, key)
     headers = {
         "Cache-Control": served.cache_control,
         "X-Content-Type-Options": "nosniff",

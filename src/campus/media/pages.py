@@ -71,7 +71,8 @@ def _back(form: FormData, course_id: int) -> str:
     raw = form.get("back")
     fallback = f"/teach/courses/{course_id}/media"
     target = safe_next(raw if isinstance(raw, str) else None, fallback)
-    return target if target.startswith(f"/teach/courses/{course_id}") else fallback
+    base = f"/teach/courses/{course_id}"
+    return target if target == base or target.startswith(base + "/") else fallback
 
 
 async def _manager(

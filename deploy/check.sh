@@ -68,7 +68,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -subj /CN=campus.test -addext "subjectAltName=DNS:campus.test" \
   -keyout "$tmp/tls/key.pem" -out "$tmp/tls/cert.pem" 2>/dev/null
 env CAMPUS_DOMAIN=campus.test CAMPUS_BASE_URL=https://campus.test CAMPUS_UPSTREAM=app:8000 \
-  CAMPUS_HTTP_PORT=80 CAMPUS_HTTPS_PORT=443 CAMPUS_MAX_BODY_BYTES=1048576 \
+  CAMPUS_HTTP_PORT=80 CAMPUS_HTTPS_PORT=443 CAMPUS_MAX_BODY_BYTES=1048576 CAMPUS_UPLOAD_MAX_BODY_BYTES=21037056 \
   CAMPUS_TLS_CERT="$tmp/tls/cert.pem" CAMPUS_TLS_KEY="$tmp/tls/key.pem" \
   CAMPUS_TLS_CHAIN="$tmp/tls/cert.pem" CAMPUS_ACME_ROOT="$tmp/acme" \
   CAMPUS_STATIC_ROOT="$PWD/src/campus" CAMPUS_NGINX_RESOLVER=127.0.0.11 \

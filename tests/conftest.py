@@ -99,9 +99,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         env="test",
+        # Uploaded files (campus.media) in a directory of this run, never the working one.
+        media_dir=str(tmp_path_factory.mktemp("media")),
         database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         base_url="http://testserver",

@@ -175,6 +175,29 @@ class Settings(BaseSettings):
     # (``client_redirect_uri`` of the login route); none: only browser sign-in.
     oauth_client_redirect_uris: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Media (campus.media): course images and PDF attachments. ``local`` keeps the files in
+    # ``media_dir`` (the embedded default, beside ./campus.db); ``s3`` in an S3-compatible
+    # bucket (through obstore). Uploads are bounded per file and per teacher (the sum of
+    # the files they uploaded that still exist).
+    media_backend: Literal["local", "s3"] = "local"
+    media_dir: str = Field(default="./media", min_length=1, max_length=4096)
+    media_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    media_quota_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    # Images larger than this (either side) are scaled down; thumbnails fit this box.
+    media_max_dimension: int = Field(default=2048, ge=64, le=16384)
+    media_thumbnail_dimension: int = Field(default=320, ge=32, le=2048)
+    # Decoded size bound (width x height): a small file that would decode to more pixels
+    # (a decompression bomb) is refused before it is decoded.
+    media_max_image_pixels: int = Field(default=40_000_000, ge=10_000, le=1_000_000_000)
+    s3_bucket: str | None = None
+    # Unset: AWS's endpoint of the region; set for another S3-compatible service (http://
+    # endpoints are allowed, e.g. a local test server).
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # Unset: the usual AWS credential chain (environment, instance/pod role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -266,6 +289,10 @@ class Settings(BaseSettings):
         "oauth_google_client_secret",
         "oauth_google_authorize_url",
         "oauth_google_token_url",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "s3_access_key_id",
+        "s3_secret_access_key",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -345,6 +372,8 @@ class Settings(BaseSettings):
                 "CAMPUS_EMAIL_BACKEND=mailgun needs CAMPUS_MAILGUN_API_KEY and "
                 "CAMPUS_MAILGUN_DOMAIN"
             )
+        if self.media_backend == "s3" and not self.s3_bucket:
+            problems.append("CAMPUS_MEDIA_BACKEND=s3 needs CAMPUS_S3_BUCKET")
         for provider in ("github", "google"):
             name = provider.upper()
             if getattr(self, f"oauth_{provider}_client_id") and not getattr(

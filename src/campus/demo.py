@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campus.config import Settings
 from campus.db import Database
 from campus.domains import domain_modules
 
@@ -22,6 +23,9 @@ from campus.domains import domain_modules
 class DemoContext:
     objects: dict[str, Any] = field(default_factory=dict)
     sign_ins: list[tuple[str, str, str]] = field(default_factory=list)  # role, email, password
+    # The app's settings, for loaders that write outside the database (media files); None
+    # when a test runs the loaders on a bare session.
+    settings: Settings | None = None
 
 
 Loader = Callable[[AsyncSession, DemoContext], Awaitable[None]]
@@ -65,4 +69,4 @@ async def run_loaders(session: AsyncSession, ctx: DemoContext | None = None) -> 
 async def load_demo(database: Database) -> DemoContext:
     """Run every loader in one unit of work; safe to call any number of times."""
     async with database.session() as session:
-        return await run_loaders(session)
+        return await run_loaders(session, DemoContext(settings=database.settings))

@@ -24,6 +24,7 @@ DOMAINS: tuple[str, ...] = (
     "courses",
     "tasks",
     "learning",
+    "media",
     "assessments",
     "certificates",
     "accounts",

@@ -106,6 +106,14 @@ class PayloadTooLarge(CampusError):
     title = "Content Too Large"
 
 
+class UnsupportedMediaType(CampusError):
+    """A file whose content is not of a kind accepted there (checked by content)."""
+
+    status = 415
+    code = "unsupported-media-type"
+    title = "Unsupported Media Type"
+
+
 class RateLimited(CampusError):
     status = 429
     code = "rate-limited"

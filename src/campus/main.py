@@ -41,6 +41,7 @@ from campus.jobs.asgi import JobQueueMiddleware
 from campus.jobs.scheduler import start_local_schedule
 from campus.kit import i18n, markdown
 from campus.log import configure_logging
+from campus.media.api import UPLOAD_ENVELOPE, UPLOAD_PATHS
 from campus.operations import looplag
 from campus.operations.activity import LearnerActivity
 from campus.operations.api import router as operations_router
@@ -158,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             BodyLimitMiddleware,
             max_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
+            # Uploads (campus.media): up to twice the file limit, so that a file over it is
+            # refused by the route, with its message beside the form field.
+            larger_bodies=[(UPLOAD_PATHS, 2 * settings.media_max_upload_bytes + UPLOAD_ENVELOPE)],
         ),
         # Innermost: the text of a request (path, query, headers, cookies, form, JSON)
         # checked once for NUL and lone surrogates, after the body's size is bounded.

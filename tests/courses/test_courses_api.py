@@ -41,12 +41,13 @@ async def test_teacher_creates_a_course(client: httpx.AsyncClient, teacher: Acto
     course = response.json()
     assert set(course) == {
         "id", "slug", "title", "description", "level", "price_cents", "currency",
-        "is_published", "teacher", "lessons_count", "students_count", "created_at",
+        "is_published", "teacher", "lessons_count", "students_count", "cover_url", "created_at",
         "updated_at",
     }  # fmt: skip
     assert course["slug"] == "intro-to-testing"
     assert course["teacher"] == {"id": teacher.id, "full_name": teacher.user.full_name}
     assert (course["lessons_count"], course["students_count"]) == (0, 0)
+    assert course["cover_url"] is None
     assert course["currency"] == "EUR"
     assert course["price_cents"] == 1500
     assert course["is_published"] is True

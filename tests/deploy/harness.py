@@ -281,6 +281,7 @@ def render_nginx(
         "CAMPUS_ACME_ROOT": str(acme_root),
         "CAMPUS_STATIC_ROOT": str(REPO / "src" / "campus"),
         "CAMPUS_MAX_BODY_BYTES": "1048576",
+        "CAMPUS_UPLOAD_MAX_BODY_BYTES": "21037056",
         "CAMPUS_NGINX_RESOLVER": "127.0.0.1",
         "CAMPUS_NGINX_AUTH_RATE": "10r/m",
         "CAMPUS_NGINX_AUTH_BURST": "5",

@@ -35,6 +35,7 @@ from campus.http.ratelimit import RateLimiterDep
 from campus.http.web import WebPage, page_params, page_router
 from campus.kit import highlight, markdown
 from campus.learning import service as learning_service
+from campus.media.pages import media_panel
 from campus.payments import service as payments_service
 
 router = page_router()
@@ -322,7 +323,15 @@ async def edit_course_page(
             "values": _course_form_values(course),
             "errors": {},
             "levels": LEVELS,
+            "media": await _course_media(page, session, user, course_id),
         },
+    )
+
+
+async def _course_media(page: WebPage, session: SessionDep, user: Any, course_id: int) -> Any:
+    """The editor's panel of the course's files (campus.media)."""
+    return await media_panel(
+        session, page.settings, user, course_id, back=f"/teach/courses/{course_id}"
     )
 
 
@@ -349,6 +358,7 @@ async def update_course_page(
                 "values": {**values, "is_published": published},
                 "errors": failure.errors,
                 "levels": LEVELS,
+                "media": await _course_media(page, session, user, course_id),
             },
             status_code=failure.status,
         )
@@ -425,6 +435,8 @@ async def _lesson_form(
             }
         )
     errors = field_errors(error) if error is not None else {}
+    back = f"/teach/courses/{course_id}/lessons/{lesson.id if lesson else 'new'}"
+    media = await media_panel(session, page.settings, user, course_id, back=back)
     return page.render(
         "courses/lesson_form.html",
         {
@@ -432,6 +444,7 @@ async def _lesson_form(
             "lesson": lesson,
             "values": values,
             "errors": errors,
+            "media": media,
             # Sanitised by the one Markdown sanitiser (campus.kit.markdown), or escaped.
             "preview": None if preview is None else Markup(preview),  # noqa: S704
         },

@@ -27,6 +27,7 @@ from campus.courses.schemas import (
     LessonRef,
     TeacherName,
 )
+from campus.kit.clock import utcnow
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
@@ -104,6 +105,7 @@ CARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
     Course.students_count.expression,
     Course.created_at.expression,
     Course.updated_at.expression,
+    Course.cover_key.expression,
     User.full_name.label("teacher_name"),
 )
 CARD_WIDTH = len(CARD_COLUMNS)
@@ -255,6 +257,19 @@ async def delete_course(session: AsyncSession, course_id: int) -> None:
     """Delete the course; lessons, enrollments, completions go by ON DELETE CASCADE."""
     await session.execute(
         delete(Course).where(Course.id == course_id).execution_options(synchronize_session=False)
+    )
+
+
+async def set_cover_key(
+    session: AsyncSession, course_id: int, key: str | None, *, only_if: str | None = None
+) -> None:
+    """Set (or clear, ``None``) the course's cover; with ``only_if``, only while the cover
+    is that key (an image being deleted stops being the cover, another one stays)."""
+    stmt = update(Course).where(Course.id == course_id)
+    if only_if is not None:
+        stmt = stmt.where(Course.cover_key == only_if)
+    await session.execute(
+        stmt.values(cover_key=key, updated_at=utcnow()).execution_options(synchronize_session=False)
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from campus.kit.schemas import InputSchema, Schema
 from campus.models.courses import CourseLevel
+from campus.models.media import MEDIA_PATH
 
 __all__ = [
     "CourseCreate",
@@ -120,6 +121,13 @@ class CourseRead(Schema):
     teacher: TeacherRef
     lessons_count: int
     students_count: int = Field(description="Active enrollments.")
+    cover_url: str | None = Field(
+        default=None,
+        description=(
+            "The cover image: a path on Campus's own origin (`/media/...`), or null when "
+            "the course has none. Set it with `PUT /courses/{id}/cover`."
+        ),
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -262,7 +270,12 @@ class CourseCard:
     students_count: int
     created_at: datetime
     updated_at: datetime
+    cover_key: str | None
     teacher: TeacherName
+
+    @property
+    def cover_url(self) -> str | None:
+        return f"{MEDIA_PATH}/{self.cover_key}" if self.cover_key else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from campus.courses.schemas import (
     LessonUpdate,
 )
 from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from campus.jobs import enqueue
 from campus.kit import markdown
 from campus.kit.aftercommit import after_commit
 from campus.kit.pagination.envelope import PageResult
@@ -37,6 +38,8 @@ DERIVED_SLUG_MAX = SLUG_MAX - 12
 SLUG_ATTEMPTS = 8
 FALLBACK_SLUG = "course"
 COURSE_GONE = "Course not found."
+# The media domain's job that deletes the files of deleted courses (by name: no import).
+MEDIA_PURGE_JOB = "media.purge"
 
 
 def can_manage(actor: User | None, course: Course | CourseCard) -> bool:
@@ -186,6 +189,23 @@ async def delete_course(session: AsyncSession, actor: User, *, course_id: int) -
     await repository.delete_course(session, course.id)
     session.expunge(course)
     access_changed_after_commit(session, course_ids=[course_id])
+    # Its media rows are detached by ON DELETE SET NULL; their files go after the commit.
+    enqueue(session, MEDIA_PURGE_JOB)
+
+
+async def set_cover(
+    session: AsyncSession,
+    actor: User,
+    *,
+    course_id: int,
+    cover_key: str | None,
+    only_if: str | None = None,
+) -> CourseCard:
+    """Set or clear (``None``) the course's cover image, by its media key. The media
+    domain checks that the key is an image of this course; this checks who may."""
+    course = await _managed_course(session, actor, course_id)
+    await repository.set_cover_key(session, course.id, cover_key, only_if=only_if)
+    return await get_course(session, actor, course_id=course.id)
 
 
 # --- lessons ----------------------------------------------------------------------------

@@ -199,19 +199,35 @@ class BodyLimitMiddleware:
     """Input limits before any parsing: 413 for bodies over the limit; 422 for JSON nested
     deeper than allowed. (Text itself is checked by ``campus.http.textguard``.)"""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_json_depth: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_json_depth: int,
+        larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
+        # (path pattern, limit): routes that take more (file uploads), e.g. media.
+        self.larger_bodies = tuple(larger_bodies)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.larger_bodies:
+            if pattern.fullmatch(path):
+                return max(limit, self.max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope.get("path", ""))
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject_too_large(scope, receive, send)
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject_too_large(scope, receive, send, max_bytes)
             return
         chunks: list[bytes] = []
         size = 0
@@ -222,8 +238,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject_too_large(scope, receive, send)
+            if size > max_bytes:
+                await self._reject_too_large(scope, receive, send, max_bytes)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -258,12 +274,14 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject_too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject_too_large(
+        self, scope: Scope, receive: Receive, send: Send, max_bytes: int
+    ) -> None:
         payload = problem_payload(
             status=413,
             instance=scope.get("path", ""),
             code="payload-too-large",
             title="Content Too Large",
-            detail=f"The request body is larger than {self.max_bytes} bytes.",
+            detail=f"The request body is larger than {max_bytes} bytes.",
         )
         await problem_response(payload, headers={"Connection": "close"})(scope, receive, send)

@@ -31,3 +31,4 @@ def install_filters(env: Environment) -> None:
     env.filters["excerpt"] = markdown.excerpt
     # The stylesheet of highlighted code, linked by the pages that show Markdown.
     env.globals["code_stylesheet"] = highlight.stylesheet_path()
+    env.filters["filesize"] = i18n.format_filesize

@@ -33,6 +33,7 @@ from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from babel.units import format_unit
 from jinja2 import Environment
 
 DEFAULT_LOCALE = "en"
@@ -222,6 +223,20 @@ def format_duration(value: timedelta) -> str:
 def format_number(value: int | float | Decimal | None) -> str:
     """``1,234`` / ``1 234``."""
     return numbers.format_decimal(value or 0, locale=_locale())
+
+
+def format_filesize(size: int | None) -> str:
+    """Bytes for people, in binary steps: ``2048`` is "2 kB" ("2 кБ"), ``3_500_000``
+    "3.3 MB" ("3,3 МБ")."""
+    n = size or 0
+    if n < 1024:
+        return str(format_unit(n, "digital-byte", length="long", locale=_locale()))
+    if n < 1024 * 1024:
+        value: float = round(n / 1024)
+        unit = "digital-kilobyte"
+    else:
+        value, unit = round(n / (1024 * 1024), 1), "digital-megabyte"
+    return str(format_unit(value, unit, length="short", locale=_locale()))
 
 
 def format_money(cents: int | None, currency: str | None = "USD") -> str:

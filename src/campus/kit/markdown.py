@@ -77,8 +77,19 @@ DEFAULT_TIMEOUT_SECONDS = 2.0
 CACHE_MAX_BYTES = 32 * 1024 * 1024
 
 
+def _own_origin_images(tag: str, attribute: str, value: str) -> str | None:
+    """Images come from Campus's own origin only (a path such as ``/media/...``): an
+    image from elsewhere would leak who reads the lesson to that site, and the pages'
+    CSP (``img-src 'self'``) would block it anyway. Another ``src`` is dropped."""
+    if tag == "img" and attribute == "src":
+        local = value.startswith("/") and not value.startswith("//") and "\\" not in value
+        return value if local else None
+    return value
+
+
 def sanitise(markup: str) -> str:
-    """The one sanitiser of user HTML (tags, attributes and URL schemes allow-listed)."""
+    """The one sanitiser of user HTML (tags, attributes and URL schemes allow-listed;
+    images from Campus's own origin only)."""
     return nh3.clean(
         markup,
         tags=_ALLOWED_TAGS,
@@ -86,6 +97,7 @@ def sanitise(markup: str) -> str:
         allowed_classes=_ALLOWED_CLASSES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_own_origin_images,
     )
 
 

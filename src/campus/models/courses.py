@@ -68,6 +68,9 @@ class Course(Base):
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+    # The media key (campus.media) of the cover image, shown on catalog cards; no foreign
+    # key: the media domain clears it when it deletes that image.
+    cover_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     teacher: Mapped[User] = relationship(lazy="raise")
 

@@ -1,0 +1,1 @@
+"""Media: images and PDF attachments of a course, and its cover image."""

@@ -32,7 +32,7 @@ MARKED_TEMPLATE_DIRS = [
     "tasks",
 ]
 # Not marked yet (their pages were being changed meanwhile): they must not pretend to be.
-UNMARKED_TEMPLATE_DIRS = ["assessments", "chat", "courses", "learning", "macros"]
+UNMARKED_TEMPLATE_DIRS = ["assessments", "chat", "courses", "learning", "macros", "media"]
 JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -27,6 +27,7 @@ from campus.courses.schemas import (
     LessonRef,
     TeacherName,
 )
+from campus.kit.driverreads import fetch_rows
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
@@ -270,9 +271,8 @@ async def get_course_card(
     """The course's card if ``actor`` may see it: one statement, executed with Core."""
     scope, values = visibility(actor)
     values["course_id"] = course_id
-    connection = await session.connection()
-    row = (await connection.execute(_course_by_id(scope), values)).first()
-    return course_card(row) if row is not None else None
+    rows = await fetch_rows(await session.connection(), _course_by_id(scope), values)
+    return course_card(rows[0]) if rows else None
 
 
 async def get_course_version(
@@ -282,9 +282,8 @@ async def get_course_version(
     of :func:`get_course_card`), without reading its body."""
     scope, values = visibility(actor)
     values["course_id"] = course_id
-    connection = await session.connection()
-    row = (await connection.execute(_course_by_id(scope, versions=True), values)).first()
-    return tuple(row) if row is not None else None
+    rows = await fetch_rows(await session.connection(), _course_by_id(scope, versions=True), values)
+    return tuple(rows[0]) if rows else None
 
 
 @cache

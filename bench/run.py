@@ -137,6 +137,7 @@ class Result:
     errors: int = 0
     note: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    cpu_ms_per_request: float | None = None  # the server's CPU (user + system) per 2xx response
 
     @property
     def ok(self) -> bool:
@@ -349,6 +350,20 @@ def wrk_report(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
     raise BenchError(f"wrk printed no report:\n{text[-1500:]}")
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process and its waited-for children (Linux /proc),
+    or None. CPU per request holds on a shared machine, where req/s moves with the load."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    # After the command: utime, stime, cutime, cstime (fields 14-17 of proc(5)).
+    return sum(int(value) for value in fields[11:15]) / ticks
+
+
 def result_from(report: dict[str, Any], *, backend: str, scale: str, scenario: Scenario) -> Result:
     seconds = report["duration_us"] / 1e6
     socket_errors = sum(
@@ -386,6 +401,7 @@ class Bench:
         self.opts = opts
         self.campus = ""
         self.reference = ""
+        self.pids: dict[str, int] = {}
         self.token: str | None = None
         self.teacher_token: str | None = None
         self.results: list[Result] = []
@@ -572,6 +588,7 @@ class Bench:
             stdout=ref_out,
             stderr=subprocess.STDOUT,
         )
+        self.pids = {"campus": campus.pid, "reference": reference.pid}
         wait_ready(campus, f"{self.campus}/health/live", campus_log)
         wait_ready(reference, f"{self.reference}/health/live", ref_log)
 
@@ -651,8 +668,14 @@ class Bench:
         else:
             if self.opts.warmup:
                 wrk_report(self.load(scenario, self.opts.warmup), self.opts.warmup + 30)
+            pid = self.pids.get("reference" if scenario.target == "reference" else "campus")
+            cpu_before = process_cpu_seconds(pid)
             report = wrk_report(self.load(scenario, self.opts.duration), self.opts.duration + 60)
+            cpu_after = process_cpu_seconds(pid)
             result = result_from(report, backend=self.backend, scale=self.scale, scenario=scenario)
+            ok = report["requests"] - report["non2xx"]
+            if cpu_before is not None and cpu_after is not None and ok:
+                result.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / ok
         self.results.append(result)
         print(f"bench: {_row(result)}", file=sys.stderr, flush=True)
         return result
@@ -723,14 +746,16 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def _row(r: Result) -> str:
     return (
         f"| {r.backend} | {r.scale} | {r.scenario} | {r.connections} | {_fmt(r.requests_per_s)} "
-        f"| {_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {r.errors} | {r.note} |"
+        f"| {_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {_fmt(r.cpu_ms_per_request, 3)} "
+        f"| {r.errors} | {r.note} |"
     )
 
 
 def table(results: Sequence[Result]) -> str:
     lines = [
-        "| database | scale | scenario | conns | req/s | p50 ms | p99 ms | errors | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| database | scale | scenario | conns | req/s | p50 ms | p99 ms | CPU ms/req | errors "
+        "| note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines += [_row(r) for r in results]
     return "\n".join(lines)
@@ -751,6 +776,11 @@ def twin_summary(results: Sequence[Result], scales: Sequence[str]) -> str:
             parts.append(f"{name}=n/a")
         else:
             parts.append(f"{name}={(r.requests_per_s or 0.0) / (twin.requests_per_s or 1.0):.2f}")
+    cpu = []
+    for name in TWIN_SCENARIOS:
+        r, twin = _find(results, main_scale, name), _find(results, main_scale, f"{name}_twin")
+        if r and twin and r.cpu_ms_per_request and twin.cpu_ms_per_request:
+            cpu.append(f"{name}={twin.cpu_ms_per_request / r.cpu_ms_per_request:.2f}")
     for name in ("course_get", "catalog_list"):
         full, cached = _find(results, main_scale, name), _find(results, main_scale, f"{name}_304")
         if full is None or cached is None or not full.ok:
@@ -763,7 +793,10 @@ def twin_summary(results: Sequence[Result], scales: Sequence[str]) -> str:
     parts.append(f"list_p99_max_ms={max(p99s):.1f}" if p99s else "list_p99_max_ms=n/a")
     campus = [r for r in results if r.scale == main_scale and not r.scenario.endswith("_twin")]
     parts.append(f"campus_errors={sum(r.errors for r in campus)}")
-    return "bench twins: " + " ".join(parts)
+    line = "bench twins: " + " ".join(parts)
+    if cpu:  # the same ratios from server CPU per request (twin's over Campus's)
+        line += "\nbench twins by CPU: " + " ".join(cpu)
+    return line
 
 
 def summary(

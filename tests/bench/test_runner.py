@@ -145,3 +145,14 @@ def test_each_endpoint_is_followed_by_its_twin_on_postgresql() -> None:
     assert {s.connections for s in run.Bench("sqlite", "10k", "x", manifest, opts).scenarios()} == {
         64
     }
+
+
+def test_cpu_per_request_ratios() -> None:
+    import os
+
+    assert (run.process_cpu_seconds(os.getpid()) or 0) > 0
+    assert run.process_cpu_seconds(None) is None
+    campus, twin = _result("task_list", requests=3000), _result("task_list_twin", requests=5000)
+    campus.cpu_ms_per_request, twin.cpu_ms_per_request = 2.0, 0.8
+    line = run.twin_summary([campus, twin], ["10k"])
+    assert line.splitlines()[1] == "bench twins by CPU: task_list=0.40"

@@ -16,7 +16,23 @@ off, the loop-lag monitor on) and the reference app (bench/reference_app.py), bo
 CPU 0 with ``taskset``, and ``wrk`` pinned to CPU 1. Everything listens on 127.0.0.1, every
 load stops by itself, and the servers are stopped on exit, Ctrl-C included.
 
-It prints a Markdown table and, last, one line:
+Every Campus endpoint is followed by its raw twin (bench/reference_app.py ``/twin/...``,
+PostgreSQL only): the same statements, JSON and bearer check on asyncpg, measured right
+after it, so each ratio is Campus's own overhead (issue 20). The reads are the course
+page and its 304 revalidation (``If-None-Match`` with its ETag), the catalog and its 304,
+the task list, the cabinet, a course's students (the big class, as its teacher), a
+course's chat and the notifications; the writes are create task, complete lesson and
+enroll (idempotent after the first request). ``--connections 64`` runs every scenario
+at 64 connections; ``--workers 2`` runs ``campus serve --workers 2`` unpinned.
+
+It prints a Markdown table, then
+
+    bench twins: course_get=R catalog_list=R task_list=R cabinet=R course_students=R
+    messages=R notifications=R create_task=R complete_lesson=R enroll=R
+    course_get_304_over_full=R catalog_list_304_over_full=R list_p99_max_ms=N campus_errors=N
+
+(each R an endpoint's 2xx req/s over its twin's, or a 304 path's over its full GET's) and,
+last, one line:
 
     bench summary: course_get=R catalog_list=R task_list=R cabinet=R login_per_s=N
     login_loop_lag_p99_ms=N list_p99_1m_over_10k=R gradebook_p99_1m_over_10k=R
@@ -44,7 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -64,6 +80,27 @@ SERVER_CPU = "0"
 LOAD_CPU = "1"
 LIST_SCENARIOS = ("catalog_list", "task_list", "cabinet")
 RATIO_SCENARIOS = ("course_get", "catalog_list", "task_list", "cabinet")
+# Each measured against its raw twin (bench/reference_app.py /twin/...), measured right after.
+TWIN_SCENARIOS = (
+    "course_get",
+    "catalog_list",
+    "task_list",
+    "cabinet",
+    "course_students",
+    "messages",
+    "notifications",
+    "create_task",
+    "complete_lesson",
+    "enroll",
+)
+TWIN_LISTS = (
+    "catalog_list",
+    "task_list",
+    "cabinet",
+    "course_students",
+    "messages",
+    "notifications",
+)
 
 
 @dataclass
@@ -77,6 +114,15 @@ class Scenario:
     method: str = "GET"
     body: str | None = None
     content_type: str | None = None
+    twin: str | None = None  # the path of its raw twin on the reference app, if any
+    conditional: bool = False  # sent with If-None-Match: its own ETag (a 304 is success)
+
+    def twin_scenario(self) -> Scenario | None:
+        if self.twin is None:
+            return None
+        return replace(
+            self, name=f"{self.name}_twin", path=self.twin, target="reference", twin=None
+        )
 
 
 @dataclass
@@ -91,6 +137,7 @@ class Result:
     errors: int = 0
     note: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    cpu_ms_per_request: float | None = None  # the server's CPU (user + system) per 2xx response
 
     @property
     def ok(self) -> bool:
@@ -103,6 +150,8 @@ class Options:
     warmup: float
     quick: bool
     server_env: tuple[tuple[str, str], ...] = ()
+    connections: int = 32
+    workers: int = 1
 
 
 class BenchError(Exception):
@@ -261,6 +310,7 @@ def run_wrk(
     method: str = "GET",
     body: str | None = None,
     content_type: str | None = None,
+    ok_status: str = "",
 ) -> subprocess.Popen[bytes]:
     argv = [
         "wrk",
@@ -280,6 +330,7 @@ def run_wrk(
         "WRK_METHOD": method,
         "WRK_BODY": body or "",
         "WRK_CONTENT_TYPE": content_type or "",
+        "WRK_OK_STATUS": ok_status,
     }
     return PROCESSES.start(
         pinned(LOAD_CPU, argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -297,6 +348,20 @@ def wrk_report(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
             report: dict[str, Any] = json.loads(line[len("WRK_JSON ") :])
             return report
     raise BenchError(f"wrk printed no report:\n{text[-1500:]}")
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process and its waited-for children (Linux /proc),
+    or None. CPU per request holds on a shared machine, where req/s moves with the load."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    # After the command: utime, stime, cutime, cstime (fields 14-17 of proc(5)).
+    return sum(int(value) for value in fields[11:15]) / ticks
 
 
 def result_from(report: dict[str, Any], *, backend: str, scale: str, scenario: Scenario) -> Result:
@@ -336,11 +401,13 @@ class Bench:
         self.opts = opts
         self.campus = ""
         self.reference = ""
+        self.pids: dict[str, int] = {}
         self.token: str | None = None
         self.teacher_token: str | None = None
         self.results: list[Result] = []
         self.loop_lag: dict[str, Any] | None = None
         self.logs: list[Any] = []
+        self.etags: dict[str, str] = {}
 
     def stop(self) -> None:
         PROCESSES.stop_all()
@@ -349,14 +416,78 @@ class Bench:
         self.logs.clear()
 
     def scenarios(self) -> list[Scenario]:
+        """The reads, each followed by its raw twin (PostgreSQL), then the writes."""
         course_id = self.manifest["published_course_id"]
-        return [
-            Scenario("reference", f"/courses/{course_id}", target="reference"),
-            Scenario("course_get", f"/api/v1/courses/{course_id}"),
-            Scenario("catalog_list", "/api/v1/courses?limit=20"),
-            Scenario("task_list", "/api/v1/tasks?limit=20", auth=True),
-            Scenario("cabinet", "/api/v1/me/courses", auth=True),
+        lesson_id = self.manifest.get("lesson_id", 1) + 1  # not a preview, no quiz
+        chat = self.manifest.get("chat", {}).get("course_id", course_id)
+        big = self.manifest.get("gradebook", {}).get("course_id", course_id)
+        c = self.opts.connections
+        api, twin = "/api/v1", "/twin"
+        reads = [
+            Scenario("reference", f"/courses/{course_id}", target="reference", connections=c),
+            Scenario(
+                "course_get", f"{api}/courses/{course_id}", twin=f"{twin}/courses/{course_id}"
+            ),
+            Scenario("course_get_304", f"{api}/courses/{course_id}", conditional=True),
+            Scenario("catalog_list", f"{api}/courses?limit=20", twin=f"{twin}/courses?limit=20"),
+            Scenario("catalog_list_304", f"{api}/courses?limit=20", conditional=True),
+            Scenario(
+                "task_list", f"{api}/tasks?limit=20", auth=True, twin=f"{twin}/tasks?limit=20"
+            ),
+            Scenario("cabinet", f"{api}/me/courses", auth=True, twin=f"{twin}/me/courses"),
+            Scenario(
+                "course_students",
+                f"{api}/courses/{big}/students?limit=20",
+                auth=True,
+                as_user="teacher",
+                twin=f"{twin}/courses/{big}/students?limit=20",
+            ),
+            Scenario(
+                "messages",
+                f"{api}/courses/{chat}/messages?limit=20",
+                auth=True,
+                twin=f"{twin}/courses/{chat}/messages?limit=20",
+            ),
+            Scenario(
+                "notifications",
+                f"{api}/notifications?limit=20",
+                auth=True,
+                twin=f"{twin}/notifications?limit=20",
+            ),
         ]
+        json_body = {"body": '{"title": "A benchmark task"}', "content_type": "application/json"}
+        writes = [
+            Scenario(
+                "create_task",
+                f"{api}/tasks",
+                auth=True,
+                method="POST",
+                twin=f"{twin}/tasks",
+                **json_body,
+            ),
+            Scenario(
+                "complete_lesson",
+                f"{api}/courses/{course_id}/lessons/{lesson_id}/completion",
+                auth=True,
+                method="PUT",
+                twin=f"{twin}/courses/{course_id}/lessons/{lesson_id}/completion",
+            ),
+            Scenario(
+                "enroll",
+                f"{api}/courses/{course_id}/enrollment",
+                auth=True,
+                method="POST",
+                twin=f"{twin}/courses/{course_id}/enrollment",
+            ),
+        ]
+        out: list[Scenario] = []
+        for scenario in [*reads[1:], *writes]:
+            scenario.connections = c
+            out.append(scenario)
+            twin_of = scenario.twin_scenario() if self.backend == "postgresql" else None
+            if twin_of is not None:
+                out.append(twin_of)
+        return [reads[0], *out]
 
     def gradebook_scenario(self) -> Scenario | None:
         """The gradebook API of the seeded big class, as its teacher (None: seeded before
@@ -392,9 +523,19 @@ class Bench:
 
     def headers(self, scenario: Scenario) -> dict[str, str]:
         token = self.teacher_token if scenario.as_user == "teacher" else self.token
+        headers = {}
         if scenario.auth and token:
-            return {"Authorization": f"Bearer {token}"}
-        return {}
+            headers["Authorization"] = f"Bearer {token}"
+        if scenario.conditional:
+            etag = self.etags.get(scenario.path)
+            if etag is None:
+                with contextlib.suppress(httpx.HTTPError):
+                    url = self.base(scenario) + scenario.path
+                    etag = httpx.get(url, headers=headers, timeout=30).headers.get("ETag")
+                self.etags[scenario.path] = etag or ""
+            if etag:
+                headers["If-None-Match"] = etag
+        return headers
 
     def start_servers(self, workdir: Path) -> None:
         port, ref_port = free_port(), free_port()
@@ -417,8 +558,14 @@ class Bench:
         campus_out, ref_out = campus_log.open("wb"), ref_log.open("wb")
         self.logs += [campus_out, ref_out]
         # The working directory is a scratch one, so no stray .env file changes the settings.
+        serve = [campus_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if self.opts.workers > 1:
+            # Several workers share every core (wrk too): the --workers comparison.
+            serve += ["--workers", str(self.opts.workers)]
+        else:
+            serve = pinned(SERVER_CPU, serve)
         campus = PROCESSES.start(
-            pinned(SERVER_CPU, [campus_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)]),
+            serve,
             env=env,
             cwd=workdir,
             stdout=campus_out,
@@ -441,6 +588,7 @@ class Bench:
             stdout=ref_out,
             stderr=subprocess.STDOUT,
         )
+        self.pids = {"campus": campus.pid, "reference": reference.pid}
         wait_ready(campus, f"{self.campus}/health/live", campus_log)
         wait_ready(reference, f"{self.reference}/health/live", ref_log)
 
@@ -484,6 +632,10 @@ class Bench:
             )
         except httpx.HTTPError as exc:
             return f"probe failed: {type(exc).__name__}"
+        if scenario.conditional:
+            if response.status_code == 304:
+                return None
+            return f"HTTP {response.status_code}: no ETag to revalidate (304 not built)"
         if 200 <= response.status_code < 300:
             return None
         if response.status_code == 404:
@@ -499,6 +651,7 @@ class Bench:
             method=scenario.method,
             body=scenario.body,
             content_type=scenario.content_type,
+            ok_status="304" if scenario.conditional else "",
         )
 
     def measure(self, scenario: Scenario) -> Result:
@@ -515,8 +668,14 @@ class Bench:
         else:
             if self.opts.warmup:
                 wrk_report(self.load(scenario, self.opts.warmup), self.opts.warmup + 30)
+            pid = self.pids.get("reference" if scenario.target == "reference" else "campus")
+            cpu_before = process_cpu_seconds(pid)
             report = wrk_report(self.load(scenario, self.opts.duration), self.opts.duration + 60)
+            cpu_after = process_cpu_seconds(pid)
             result = result_from(report, backend=self.backend, scale=self.scale, scenario=scenario)
+            ok = report["requests"] - report["non2xx"]
+            if cpu_before is not None and cpu_after is not None and ok:
+                result.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / ok
         self.results.append(result)
         print(f"bench: {_row(result)}", file=sys.stderr, flush=True)
         return result
@@ -587,14 +746,16 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def _row(r: Result) -> str:
     return (
         f"| {r.backend} | {r.scale} | {r.scenario} | {r.connections} | {_fmt(r.requests_per_s)} "
-        f"| {_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {r.errors} | {r.note} |"
+        f"| {_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {_fmt(r.cpu_ms_per_request, 3)} "
+        f"| {r.errors} | {r.note} |"
     )
 
 
 def table(results: Sequence[Result]) -> str:
     lines = [
-        "| database | scale | scenario | conns | req/s | p50 ms | p99 ms | errors | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| database | scale | scenario | conns | req/s | p50 ms | p99 ms | CPU ms/req | errors "
+        "| note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines += [_row(r) for r in results]
     return "\n".join(lines)
@@ -602,6 +763,40 @@ def table(results: Sequence[Result]) -> str:
 
 def _find(results: Sequence[Result], scale: str, name: str) -> Result | None:
     return next((r for r in results if r.scale == scale and r.scenario == name), None)
+
+
+def twin_summary(results: Sequence[Result], scales: Sequence[str]) -> str:
+    """Each endpoint's req/s over its raw twin's, the 304 paths over their full GET, and the
+    worst list p99 (ms) and the errors at this run's connection count."""
+    main_scale = scales[-1]
+    parts = []
+    for name in TWIN_SCENARIOS:
+        r, twin = _find(results, main_scale, name), _find(results, main_scale, f"{name}_twin")
+        if r is None or twin is None or not twin.ok:
+            parts.append(f"{name}=n/a")
+        else:
+            parts.append(f"{name}={(r.requests_per_s or 0.0) / (twin.requests_per_s or 1.0):.2f}")
+    cpu = []
+    for name in TWIN_SCENARIOS:
+        r, twin = _find(results, main_scale, name), _find(results, main_scale, f"{name}_twin")
+        if r and twin and r.cpu_ms_per_request and twin.cpu_ms_per_request:
+            cpu.append(f"{name}={twin.cpu_ms_per_request / r.cpu_ms_per_request:.2f}")
+    for name in ("course_get", "catalog_list"):
+        full, cached = _find(results, main_scale, name), _find(results, main_scale, f"{name}_304")
+        if full is None or cached is None or not full.ok:
+            parts.append(f"{name}_304_over_full=n/a")
+        else:
+            ratio = (cached.requests_per_s or 0.0) / (full.requests_per_s or 1.0)
+            parts.append(f"{name}_304_over_full={ratio:.2f}")
+    lists = [_find(results, main_scale, name) for name in TWIN_LISTS]
+    p99s = [r.p99_ms for r in lists if r is not None and r.ok and r.p99_ms is not None]
+    parts.append(f"list_p99_max_ms={max(p99s):.1f}" if p99s else "list_p99_max_ms=n/a")
+    campus = [r for r in results if r.scale == main_scale and not r.scenario.endswith("_twin")]
+    parts.append(f"campus_errors={sum(r.errors for r in campus)}")
+    line = "bench twins: " + " ".join(parts)
+    if cpu:  # the same ratios from server CPU per request (twin's over Campus's)
+        line += "\nbench twins by CPU: " + " ".join(cpu)
+    return line
 
 
 def summary(
@@ -660,6 +855,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
+        "--connections", type=int, default=32, help="wrk connections per scenario (default 32)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="campus serve --workers N (more than one: the server is not pinned to a core)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -698,6 +902,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warmup=1.0 if args.quick else 2.0,
         quick=args.quick,
         server_env=tuple((name, value) for name, _, value in (i.partition("=") for i in args.set)),
+        connections=args.connections,
+        workers=args.workers,
     )
     signal.signal(signal.SIGTERM, _terminate)
     scales = scales_for(args)
@@ -756,6 +962,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     print()
+    print(twin_summary(results, scales))
     print(summary(results, scales, loop_lag))
     return 0
 

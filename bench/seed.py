@@ -48,6 +48,8 @@ CHUNK = 50_000
 LESSONS_PER_COURSE = 5
 STUDENT_ENROLLMENTS = 60  # the benchmark student's cabinet: three pages of 20
 STUDENT_TASKS = 500  # the benchmark student's task list: 25 pages of 20
+CHAT_MESSAGES = 500  # the chat of the published course (the student and its teacher)
+STUDENT_NOTIFICATIONS = 200  # the benchmark student's notifications: ten pages of 20
 # One more course, taught by teacher 2, for the gradebook benchmark: this many students
 # (fewer at the tiny scale), quizzes on its first GRADEBOOK_QUIZZES lessons.
 GRADEBOOK_STUDENTS = 10_000
@@ -383,6 +385,53 @@ class Plan:
                 completed,
             )
 
+    # -- chat and notifications ----------------------------------------------------------------
+    MESSAGE_COLUMNS = ("id", "course_id", "author_id", "body", "created_at", "edited_at")
+    NOTIFICATION_COLUMNS = (
+        "id",
+        "user_id",
+        "kind",
+        "title",
+        "link",
+        "data",
+        "created_at",
+        "read_at",
+    )
+
+    def messages(self) -> Iterator[tuple[Any, ...]]:
+        """The chat of the first published course: its teacher and the benchmark student."""
+        cid = self.published[0]
+        teacher = 2 + (cid - 1) % self.scale.teachers
+        times = self._times(CHAT_MESSAGES)
+        for mid, at in zip(range(1, CHAT_MESSAGES + 1), times, strict=True):
+            author = teacher if mid % 3 == 0 else self.student_id
+            yield (
+                mid,
+                cid,
+                author,
+                f"Message {mid}: a question about lesson {mid % 5 + 1}",
+                at,
+                None,
+            )
+
+    def notifications(self) -> Iterator[tuple[Any, ...]]:
+        cid = self.published[0]
+        times = self._times(STUDENT_NOTIFICATIONS)
+        for nid, at in zip(range(1, STUDENT_NOTIFICATIONS + 1), times, strict=True):
+            data = json.dumps({"course_id": cid, "lesson_id": self.lesson_id(cid, 1 + nid % 5)})
+            read = at + MINUTE if nid % 2 else None
+            link = f"/courses/{cid}"
+            yield (
+                nid,
+                self.student_id,
+                "lesson.published",
+                f"New lesson {nid}",
+                link,
+                data,
+                at,
+                read,
+            )
+
     def tables(self) -> list[tuple[str, tuple[str, ...], Callable[[], Iterator[tuple[Any, ...]]]]]:
         return [
             ("users", self.USER_COLUMNS, self.users),
@@ -393,6 +442,8 @@ class Plan:
             ("quizzes", self.QUIZ_COLUMNS, self.quizzes),
             ("quiz_attempts", self.ATTEMPT_COLUMNS, self.attempts),
             ("tasks", self.TASK_COLUMNS, self.tasks),
+            ("chat_messages", self.MESSAGE_COLUMNS, self.messages),
+            ("notifications", self.NOTIFICATION_COLUMNS, self.notifications),
         ]
 
     def manifest(self, scale_name: str, revision: str) -> dict[str, Any]:
@@ -409,7 +460,9 @@ class Plan:
                 "email": STUDENT_EMAIL,
                 "enrollments": STUDENT_ENROLLMENTS,
                 "tasks": STUDENT_TASKS,
+                "notifications": STUDENT_NOTIFICATIONS,
             },
+            "chat": {"course_id": self.published[0], "messages": CHAT_MESSAGES},
             "published_course_id": self.published[0],
             "draft_course_id": 10,
             "lesson_id": self.lesson_id(self.published[0], 1),

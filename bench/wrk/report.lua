@@ -17,6 +17,9 @@ if content_type and content_type ~= "" then
   wrk.headers["Content-Type"] = content_type
 end
 
+-- WRK_OK_STATUS=304: a 304 also counts as success (the conditional GET scenarios).
+local ok_status = tonumber(os.getenv("WRK_OK_STATUS") or "")
+
 local threads = {}
 
 function setup(thread)
@@ -29,7 +32,7 @@ function init(args)
 end
 
 function response(status, headers, body)
-  if status < 200 or status > 299 then
+  if (status < 200 or status > 299) and status ~= ok_status then
     non2xx = non2xx + 1
     bad_status = status
   end

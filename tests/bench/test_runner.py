@@ -115,3 +115,44 @@ def test_database_urls() -> None:
     assert backend == "sqlite"
     assert url.startswith("sqlite+aiosqlite:////")  # made absolute for the servers
     assert url.endswith("/rel/x_tiny.db")
+
+
+def test_twin_summary_compares_each_endpoint_with_its_twin() -> None:
+    results = [
+        _result("course_get", requests=6000, p99_us=20_000),
+        _result("course_get_twin", requests=10000),
+        _result("course_get_304", requests=18000),
+        _result("task_list", requests=3000, p99_us=80_000),
+        _result("task_list_twin", requests=5000, p99_us=300_000),  # a twin's p99 is not Campus's
+        _result("create_task", requests=2000, non2xx=10),
+        _result("create_task_twin", requests=4000),
+    ]
+    line = run.twin_summary(results, ["10k"])
+    assert line.startswith("bench twins: course_get=0.60 catalog_list=n/a task_list=0.60 ")
+    assert "create_task=0.50" in line  # only 2xx responses count
+    assert "course_get_304_over_full=3.00 catalog_list_304_over_full=n/a" in line
+    assert line.endswith("list_p99_max_ms=80.0 campus_errors=10")
+
+
+def test_each_endpoint_is_followed_by_its_twin_on_postgresql() -> None:
+    manifest = {"published_course_id": 1, "lesson_id": 1, "chat": {"course_id": 1}}
+    opts = run.Options(duration=1, warmup=0, quick=True, connections=64)
+    names = [s.name for s in run.Bench("postgresql", "10k", "x", manifest, opts).scenarios()]
+    for name in run.TWIN_SCENARIOS:
+        assert names[names.index(name) + 1] == f"{name}_twin"
+    sqlite = [s.name for s in run.Bench("sqlite", "10k", "x", manifest, opts).scenarios()]
+    assert not [name for name in sqlite if name.endswith("_twin")]  # twins need PostgreSQL
+    assert {s.connections for s in run.Bench("sqlite", "10k", "x", manifest, opts).scenarios()} == {
+        64
+    }
+
+
+def test_cpu_per_request_ratios() -> None:
+    import os
+
+    assert (run.process_cpu_seconds(os.getpid()) or 0) > 0
+    assert run.process_cpu_seconds(None) is None
+    campus, twin = _result("task_list", requests=3000), _result("task_list_twin", requests=5000)
+    campus.cpu_ms_per_request, twin.cpu_ms_per_request = 2.0, 0.8
+    line = run.twin_summary([campus, twin], ["10k"])
+    assert line.splitlines()[1] == "bench twins by CPU: task_list=0.40"

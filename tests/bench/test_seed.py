@@ -38,6 +38,8 @@ TINY = {
     "quizzes": 3,
     "quiz_attempts": 740,
     "tasks": 600,
+    "chat_messages": 500,  # the chat of the first published course
+    "notifications": 200,  # the benchmark student's
 }
 
 

@@ -78,9 +78,10 @@ async def test_create_complete_start_reopen_and_delete(
     assert "Read chapter 2" in _column(board.text, "todo")
     assert "Due May 4, 2031" in board.text
     assert "High priority" in board.text
-    (task,) = (
+    (row,) = (
         await tasks_service.list_tasks(session, user, filters=TaskFilters(), params=PageParams())
-    ).items
+    ).items  # the list reads rows (TaskRow); the entity, to refresh below:
+    task = await tasks_service.get_task(session, user, task_id=row.id)
     assert task.due_date == datetime(2031, 5, 4, 23, 59, 59, tzinfo=UTC)
     assert task.description == "Take notes"
 

@@ -20,9 +20,10 @@ from campus.courses.schemas import (
     LessonSummary,
     LessonUpdate,
 )
+from campus.http.conditional import none_match, not_modified, set_cache_headers, strong_etag
 from campus.http.deps import MAX_ID, IdPath, SessionDep, page_params, page_response
 from campus.http.identity import CurrentUser, OptionalUser, TeacherUser
-from campus.kit.pagination.envelope import Page
+from campus.kit.pagination.envelope import Page, PageResult
 from campus.kit.pagination.params import PageParams
 
 router = APIRouter(prefix="/courses", tags=["courses"])
@@ -40,6 +41,39 @@ R403: Responses = {403: {"description": "Signed in but not allowed"}}
 R404: Responses = {404: {"description": "Not found, or not visible to you"}}
 R409: Responses = {409: {"description": "The slug is already taken"}}
 MANAGE: Responses = {**R401, **R403, **R404}
+
+
+# --- conditional GETs (campus.http.conditional) -----------------------------------------
+
+
+def _catalog_etag(
+    request: Request, actor: Any, result: PageResult[Any], versions: list[tuple[Any, ...]]
+) -> str:
+    """The catalog page's ETag: this URL (its parameters and its links), whose view, the
+    total, the next keyset and every row's version values."""
+    return strong_etag(
+        "catalog",
+        (
+            str(request.url),
+            service.viewer_scope(actor),
+            result.total,
+            result.skip,
+            result.limit,
+            result.next_keyset,
+            *versions,
+        ),
+    )
+
+
+def _course_etag(version: tuple[Any, ...]) -> str:
+    return strong_etag("course", version)
+
+
+def _lesson_etag(lesson: Any) -> str:
+    return strong_etag(
+        "lesson",
+        (lesson.id, lesson.course_id, lesson.updated_at, lesson.position, lesson.is_preview),
+    )
 
 
 # --- courses ----------------------------------------------------------------------------
@@ -73,7 +107,15 @@ async def list_courses(
     filters = CourseFilters(
         q=q.strip() if q else None, level=level, teacher_id=teacher_id, is_free=is_free
     )
+    public = actor is None
+    if request.headers.get("if-none-match"):
+        versions = await service.catalog_version(session, actor, filters=filters, page=page)
+        etag = _catalog_etag(request, actor, versions, versions.items)
+        if none_match(request, etag):
+            return not_modified(etag, public=public)
     result = await service.list_courses(session, actor, filters=filters, page=page)
+    cards = [service.card_version(card) for card in result.items]
+    set_cache_headers(response, _catalog_etag(request, actor, result, cards), public=public)
     return page_response(request, response, result)
 
 
@@ -88,9 +130,28 @@ async def create_course(body: CourseCreate, session: SessionDep, actor: TeacherU
     return await service.create_course(session, actor, data=body)
 
 
-@router.get("/{course_id}", response_model=CourseRead, responses=R404)
-async def get_course(course_id: CourseId, session: SessionDep, actor: OptionalUser) -> Any:
-    return await service.get_course(session, actor, course_id=course_id)
+@router.get(
+    "/{course_id}",
+    response_model=CourseRead,
+    responses={**R404, 304: {"description": "`If-None-Match` matched the course's ETag"}},
+)
+async def get_course(
+    request: Request,
+    response: Response,
+    course_id: CourseId,
+    session: SessionDep,
+    actor: OptionalUser,
+) -> Any:
+    """A course. Its strong `ETag` changes with the course, its counts and its teacher's
+    name; `If-None-Match` with it answers 304 without the body."""
+    public = actor is None
+    if request.headers.get("if-none-match"):
+        version = await service.course_version(session, actor, course_id=course_id)
+        if version is not None and none_match(request, etag := _course_etag(version)):
+            return not_modified(etag, public=public)
+    course = await service.get_course(session, actor, course_id=course_id)
+    set_cache_headers(response, _course_etag(service.card_version(course)), public=public)
+    return course
 
 
 @router.put("/{course_id}", response_model=CourseRead, responses={**MANAGE, **R409})
@@ -160,13 +221,24 @@ async def create_lesson(
     },
 )
 async def get_lesson(
-    course_id: CourseId, lesson_id: LessonId, session: SessionDep, actor: OptionalUser
+    request: Request,
+    response: Response,
+    course_id: CourseId,
+    lesson_id: LessonId,
+    session: SessionDep,
+    actor: OptionalUser,
 ) -> Any:
     """A lesson with its content: for the course's teacher, admins, enrolled students, and
-    anyone who can see the course when the lesson is a preview."""
-    return await service.get_readable_lesson(
+    anyone who can see the course when the lesson is a preview. Its strong `ETag` changes
+    with the lesson; `If-None-Match` with it answers 304 (after the access check)."""
+    lesson = await service.get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course_id
     )
+    etag, public = _lesson_etag(lesson), actor is None
+    if none_match(request, etag):
+        return not_modified(etag, public=public)
+    set_cache_headers(response, etag, public=public)
+    return lesson
 
 
 @router.put("/{course_id}/lessons/{lesson_id}", response_model=LessonRead, responses=MANAGE)

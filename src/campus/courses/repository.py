@@ -28,6 +28,7 @@ from campus.courses.schemas import (
     TeacherName,
 )
 from campus.kit.clock import utcnow
+from campus.kit.driverreads import fetch_rows
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
@@ -124,8 +125,45 @@ def course_cards() -> Select[Any]:
     return select(*CARD_COLUMNS).join(User, User.id == Course.teacher_id)
 
 
-def course_list_query(actor: User | None, filters: CourseFilters) -> ListQuery:
-    """The catalog page (courses with teacher and counts) and its cheap count statement."""
+# What a course's representation is derived from, for its ETag (campus.http.conditional):
+# any change of its own columns moves ``updated_at``; the counts are kept by triggers
+# without touching it; the teacher's name comes from the users table.
+VERSION_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    Course.id.expression,
+    Course.updated_at.expression,
+    Course.lessons_count.expression,
+    Course.students_count.expression,
+    Course.is_published.expression,
+    Course.teacher_id.expression,
+    User.full_name.label("teacher_name"),
+)
+
+
+def card_version(card: CourseCard) -> tuple[Any, ...]:
+    """A loaded card's :data:`VERSION_COLUMNS` values (the same tuple the narrow read gives)."""
+    return (
+        card.id,
+        card.updated_at,
+        card.lessons_count,
+        card.students_count,
+        card.is_published,
+        card.teacher_id,
+        card.teacher.full_name,
+    )
+
+
+@cache
+def course_versions() -> Select[Any]:
+    """``SELECT`` :data:`VERSION_COLUMNS` ``FROM courses JOIN users``: a card's validator
+    without its body (no description, no title)."""
+    return select(*VERSION_COLUMNS).join(User, User.id == Course.teacher_id)
+
+
+def course_list_query(
+    actor: User | None, filters: CourseFilters, *, versions: bool = False
+) -> ListQuery:
+    """The catalog page (courses with teacher and counts) and its cheap count statement;
+    ``versions``: the page selects :data:`VERSION_COLUMNS` only (the catalog's ETag)."""
     scope, values = visibility(actor)
     if filters.q:
         values["q_pattern"] = like_contains(fold(filters.q), LIKE_ESCAPE)
@@ -139,6 +177,7 @@ def course_list_query(actor: User | None, filters: CourseFilters) -> ListQuery:
         filters.level is not None,
         filters.teacher_id is not None,
         filters.is_free,
+        versions,
     )
     page, count = _catalog_statements(*shape)
     return ListQuery(page=page, count=count, values=values, shape=("catalog", *shape))
@@ -161,9 +200,27 @@ async def list_course_cards(
     return result
 
 
+async def list_course_versions(
+    session: AsyncSession, actor: User | None, filters: CourseFilters, params: PageParams
+) -> PageResult[tuple[Any, ...]]:
+    """The same catalog page as :func:`list_course_cards` (same visibility, filters, order
+    and total), each row as its :data:`VERSION_COLUMNS` values only."""
+    result: PageResult[Any] = await fetch_page(
+        session,
+        course_list_query(actor, filters, versions=True),
+        params,
+        sort_columns=COURSE_SORTS,
+        tie_breaker=Course.id.expression,
+        scalars=False,
+        core=True,
+    )
+    result.items = [tuple(row) for row in result.items]
+    return result
+
+
 @cache
 def _catalog_statements(
-    scope: str, q: bool, level: bool, teacher: bool, is_free: bool | None
+    scope: str, q: bool, level: bool, teacher: bool, is_free: bool | None, versions: bool = False
 ) -> tuple[Select[Any], Select[Any]]:
     """The catalog statements of one shape, built once; the values are bound parameters."""
     conditions: list[ColumnElement[bool]] = [visible_in(scope)]
@@ -177,7 +234,7 @@ def _catalog_statements(
         conditions.append(Course.price_cents == 0)
     elif is_free is False:
         conditions.append(Course.price_cents > 0)
-    page = course_cards().where(*conditions)
+    page = (course_versions() if versions else course_cards()).where(*conditions)
     unfiltered = not (q or level or teacher) and is_free is None
     if unfiltered:
         count = _visible_total(scope)
@@ -216,16 +273,28 @@ async def get_course_card(
     """The course's card if ``actor`` may see it: one statement, executed with Core."""
     scope, values = visibility(actor)
     values["course_id"] = course_id
-    connection = await session.connection()
-    row = (await connection.execute(_course_by_id(scope), values)).first()
-    return course_card(row) if row is not None else None
+    rows = await fetch_rows(await session.connection(), _course_by_id(scope), values)
+    return course_card(rows[0]) if rows else None
+
+
+async def get_course_version(
+    session: AsyncSession, actor: User | None, course_id: int
+) -> tuple[Any, ...] | None:
+    """The course's :data:`VERSION_COLUMNS` values if ``actor`` may see it (the visibility
+    of :func:`get_course_card`), without reading its body."""
+    scope, values = visibility(actor)
+    values["course_id"] = course_id
+    rows = await fetch_rows(await session.connection(), _course_by_id(scope, versions=True), values)
+    return tuple(rows[0]) if rows else None
 
 
 @cache
-def _course_by_id(scope: str) -> Select[Any]:
-    """The statement of :func:`get_course_card`, built once per visibility scope: a request
-    only binds values instead of building (and cache-keying) a new expression."""
-    return course_cards().where(Course.id == bindparam("course_id"), visible_in(scope))
+def _course_by_id(scope: str, *, versions: bool = False) -> Select[Any]:
+    """The statement of :func:`get_course_card` (or, ``versions``, of
+    :func:`get_course_version`), built once per visibility scope: a request only binds
+    values instead of building (and cache-keying) a new expression."""
+    columns = course_versions() if versions else course_cards()
+    return columns.where(Course.id == bindparam("course_id"), visible_in(scope))
 
 
 async def lock_course(session: AsyncSession, course_id: int) -> bool:

@@ -57,6 +57,31 @@ async def list_courses(
     return await repository.list_course_cards(session, actor, filters, page)
 
 
+async def catalog_version(
+    session: AsyncSession, actor: User | None, *, filters: CourseFilters, page: PageParams
+) -> PageResult[tuple[Any, ...]]:
+    """What the catalog page ``actor`` would see is derived from (its rows' versions and
+    its total), read without the rows' bodies: the catalog's ETag."""
+    return await repository.list_course_versions(session, actor, filters, page)
+
+
+async def course_version(
+    session: AsyncSession, actor: User | None, *, course_id: int
+) -> tuple[Any, ...] | None:
+    """The course's version values (its ETag) if ``actor`` may see it, else None."""
+    return await repository.get_course_version(session, actor, course_id)
+
+
+def card_version(card: CourseCard) -> tuple[Any, ...]:
+    return repository.card_version(card)
+
+
+def viewer_scope(actor: User | None) -> tuple[Any, ...]:
+    """Whose view of the catalog a page is (the rows a viewer sees differ by visibility)."""
+    scope, values = repository.visibility(actor)
+    return (scope, values.get("viewer_id"))
+
+
 async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> CourseCard:
     course = await repository.get_course_card(session, actor, course_id)
     if course is None:

@@ -22,6 +22,7 @@ from campus.kit.types import UTCDateTime
 from campus.models.accounts import User
 from campus.models.courses import Course, Lesson
 from campus.models.tasks import Task, TaskPriority, TaskReminder, TaskStatus
+from campus.tasks.schemas import TaskRow
 
 # Tasks without a due date sort as if due after every date: last ascending, first descending.
 _NO_DUE_DATE = datetime.max.replace(tzinfo=UTC)
@@ -91,8 +92,8 @@ async def list_tasks(
     q: str | None = None,
     due_before: datetime | None = None,
     due_after: datetime | None = None,
-) -> PageResult[Task]:
-    """One page of :func:`list_query` and its total."""
+) -> PageResult[TaskRow]:
+    """One page of :func:`list_query` and its total, read with Core (rows, not entities)."""
     query = list_query(
         owner_id=owner_id,
         status=status,
@@ -102,9 +103,17 @@ async def list_tasks(
         due_before=due_before,
         due_after=due_after,
     )
-    return await fetch_page(
-        session, query, params, sort_columns=SORT_COLUMNS, tie_breaker=TIE_BREAKER
+    result: PageResult[Any] = await fetch_page(
+        session,
+        query,
+        params,
+        sort_columns=SORT_COLUMNS,
+        tie_breaker=TIE_BREAKER,
+        scalars=False,
+        core=True,
     )
+    result.items = [TaskRow(*row) for row in result.items]
+    return result
 
 
 @cache
@@ -117,9 +126,25 @@ def _list_statements(present: tuple[str, ...]) -> tuple[Select[Any], Select[Any]
         else:
             column, compare = _FILTERS[name]
             conditions.append(compare(column, bindparam(name)))
-    page = select(Task).where(*conditions)
+    page = select(*ROW_COLUMNS).where(*conditions)
     count = select(func.count()).select_from(Task).where(*conditions)
     return page, count
+
+
+# The columns of a TaskRow, in its field order.
+ROW_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    Task.id.expression,
+    Task.owner_id.expression,
+    Task.title.expression,
+    Task.description.expression,
+    Task.status.expression,
+    Task.priority.expression,
+    Task.due_date.expression,
+    Task.lesson_id.expression,
+    Task.created_at.expression,
+    Task.updated_at.expression,
+    Task.completed_at.expression,
+)
 
 
 _FILTERS: Mapping[str, tuple[Any, Callable[[Any, Any], ColumnElement[bool]]]] = {

@@ -169,3 +169,29 @@ class TaskFilters:
     q: str | None = None
     due_before: datetime | None = None
     due_after: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task as the task list reads it: its columns as a plain row, not an ORM entity.
+
+    The list is the hottest read of a signed-in student, and loading twenty ``Task``
+    entities into the session's identity map was a measurable share of it
+    (docs/performance.md, issue 20). Changes still go through the ORM ``Task``.
+    """
+
+    id: int
+    owner_id: int
+    title: str
+    description: str | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_date: datetime | None
+    lesson_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == TaskStatus.COMPLETED

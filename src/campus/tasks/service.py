@@ -19,7 +19,7 @@ from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
 from campus.models.tasks import Task, TaskStatus
 from campus.tasks import repository
-from campus.tasks.schemas import TaskCreate, TaskFilters, TaskReplace, TaskUpdate
+from campus.tasks.schemas import TaskCreate, TaskFilters, TaskReplace, TaskRow, TaskUpdate
 
 TASK_NOT_FOUND = "Task not found."
 
@@ -88,7 +88,7 @@ async def create_task(session: AsyncSession, actor: User, *, data: TaskCreate) -
 
 async def list_tasks(
     session: AsyncSession, actor: User, *, filters: TaskFilters, params: PageParams
-) -> PageResult[Task]:
+) -> PageResult[TaskRow]:
     """One page of the actor's own tasks; ``due_after`` later than ``due_before`` is a 422."""
     if (
         filters.due_before is not None

@@ -18,6 +18,7 @@ from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, tupl
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from campus.kit.driverreads import fetch_rows
 from campus.kit.pagination.cursor import Keyset
 from campus.kit.pagination.envelope import PageResult, page_result
 from campus.kit.pagination.params import PageParams
@@ -169,16 +170,26 @@ async def fetch_page(
     run with SQLAlchemy Core on the session's connection (rows come back as tuples, without
     the ORM's loading).
     """
-    executor: Any = await session.connection() if core else session
-    total = int(
-        (await executor.execute(count_statement(query, tie_breaker), query.values)).scalar_one()
-    )
-    if total == 0 or params.skip >= total:
-        return page_result([], total, params, None)
     page_stmt = page_statement(
         query.page, params, sort_columns=sort_columns, tie_breaker=tie_breaker, shape=query.shape
     )
     width = len(query.page.column_descriptions)  # entities count once, unlike selected_columns
-    rows = (await executor.execute(page_stmt, page_values(params, query.values))).all()
+    rows: Sequence[Sequence[Any]]
+    if core and query.shape is not None and query.count is not None:
+        # Column reads of statements built once per shape: straight through the driver
+        # when that is safe (campus.kit.driverreads).
+        connection = await session.connection()
+        counted = await fetch_rows(connection, count_statement(query, tie_breaker), query.values)
+        total = int(counted[0][0])
+        if total == 0 or params.skip >= total:
+            return page_result([], total, params, None)
+        rows = await fetch_rows(connection, page_stmt, page_values(params, query.values))
+    else:
+        executor: Any = await session.connection() if core else session
+        count = count_statement(query, tie_breaker)
+        total = int((await executor.execute(count, query.values)).scalar_one())
+        if total == 0 or params.skip >= total:
+            return page_result([], total, params, None)
+        rows = (await executor.execute(page_stmt, page_values(params, query.values))).all()
     items: list[Any] = [row[0] for row in rows] if scalars else [row[:width] for row in rows]
     return page_result(items, total, params, rows[-1][width:] if rows and params.cursors else None)

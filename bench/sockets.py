@@ -22,7 +22,14 @@ What it does, all on 127.0.0.1 (every load is bounded and stops by itself):
 It prints a Markdown table and, last, one line:
 
     sockets summary: one_p50_ms=N one_p99_ms=N one_lost=N kib_per_idle_socket=N
-    two_p50_ms=N two_p99_ms=N two_lost=N
+    one_cpu_ms=N two_p50_ms=N two_p99_ms=N two_lost=N two_cpu_ms=N
+
+``*_cpu_ms`` is the servers' CPU time per message (all their threads, from
+``/proc/<pid>/task/*/schedstat``, minus their idle rate measured for 2 s just before):
+the POST, the insert and commit, and the fan-out to every subscriber. It depends far less
+on the machine's load than the latencies do. The servers are pinned to ``--server-cpu``
+(default CPU 0) and this client to ``--client-cpu`` (default CPU 1), as in
+``bench/run.py``; pass ``""`` to leave either unpinned.
 
 The client runs in this process (asyncio with uvloop, the ``websockets`` library), on the
 same machine as the servers, so its own time to read 1,000 frames is part of the latency.
@@ -78,6 +85,21 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time the process has run, all threads, in nanoseconds (``/proc/*/schedstat``)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError):
+            total += int(stat.read_text().split()[0])
+    return total
+
+
+def pin(pid: int, cpus: str) -> None:
+    """Run ``pid`` on ``cpus`` (``"0"``, ``"0,1"``; ``""`` leaves it where it is)."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(pid, {int(c) for c in cpus.split(",")})
 
 
 def raise_fd_limit(need: int) -> None:
@@ -148,7 +170,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str]) -> Iterator[Server]:
+def serve(env: dict[str, str], cpus: str = "") -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -157,6 +179,7 @@ def serve(env: dict[str, str]) -> Iterator[Server]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    pin(process.pid, cpus)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -250,6 +273,7 @@ class Result:
     expected: int
     received: int
     second_latencies_ms: list[float] = field(default_factory=list)
+    cpu_ms_per_message: float = float("nan")
 
     @property
     def lost(self) -> int:
@@ -274,6 +298,11 @@ async def run_case(
     subscribers = [Subscriber(ws, inst) for ws, inst in opened[: args.subscribers]]
     await subscribe(subscribers, seeded.course_id)
     listeners = [asyncio.create_task(listen(s)) for s in subscribers]
+    # The servers' CPU while idle (keepalive pings of the open sockets), to subtract.
+    idle_started, idle_cpu = time.perf_counter(), sum(cpu_ns(pid) for pid in pids)
+    await asyncio.sleep(2.0)
+    idle_rate = (sum(cpu_ns(pid) for pid in pids) - idle_cpu) / (time.perf_counter() - idle_started)
+    busy_started, busy_cpu = time.perf_counter(), sum(cpu_ns(pid) for pid in pids)
     sent: dict[int, float] = {}
     headers = {"Authorization": f"Bearer {seeded.teacher_token}"}
     async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as client:
@@ -292,6 +321,9 @@ async def run_case(
         if sum(len(s.arrivals) for s in subscribers) >= expected:
             break
         await asyncio.sleep(0.1)
+    busy_ns = sum(cpu_ns(pid) for pid in pids) - busy_cpu
+    busy_ns -= idle_rate * (time.perf_counter() - busy_started)
+    cpu_ms = busy_ns / 1e6 / max(1, args.messages)
     latencies: list[float] = []
     second: list[float] = []
     for sub in subscribers:
@@ -303,7 +335,7 @@ async def run_case(
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws, _ in opened), return_exceptions=True)
-    return Result(label, latencies, expected, len(latencies), second)
+    return Result(label, latencies, expected, len(latencies), second, cpu_ms)
 
 
 def redis_answers(url: str) -> bool:
@@ -317,6 +349,7 @@ def redis_answers(url: str) -> bool:
 
 async def main_async(args: argparse.Namespace) -> None:
     raise_fd_limit(args.sockets * 2 + 500)
+    pin(0, args.client_cpu)
     workdir = Path(tempfile.mkdtemp(prefix="campus-sockets-"))
     db_url = args.db or f"sqlite+aiosqlite:///{workdir / 'sockets.db'}"
     secret = secrets.token_urlsafe(48)
@@ -340,7 +373,7 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     rss: dict[str, Any] = {}
     results: list[Result] = []
-    with serve(env) as one:
+    with serve(env, args.server_cpu) as one:
         results.append(await run_case("one instance", [one], seeded, args, rss))
     two_note = ""
     if redis_answers(args.redis):
@@ -350,7 +383,7 @@ async def main_async(args: argparse.Namespace) -> None:
             "CAMPUS_REALTIME_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
             "CAMPUS_RATE_LIMIT_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
         }
-        with serve(env_two) as a, serve(env_two) as b:
+        with serve(env_two, args.server_cpu) as a, serve(env_two, args.server_cpu) as b:
             results.append(await run_case("two instances (Redis)", [a, b], seeded, args, rss))
     else:
         two_note = f"(Redis at {args.redis} does not answer: two-instance case skipped)"
@@ -363,8 +396,11 @@ async def main_async(args: argparse.Namespace) -> None:
         f"\n### Sockets: {args.sockets} open, {args.subscribers} subscribed, "
         f"{args.messages} messages\n"
     )
-    print("| case | deliveries | lost | p50 ms | p99 ms | max ms | server RSS before -> after |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| case | deliveries | lost | p50 ms | p99 ms | max ms | server CPU ms per message "
+        "| server RSS before -> after |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for result in results:
         r = rss[result.label]
         mem = ", ".join(
@@ -375,13 +411,14 @@ async def main_async(args: argparse.Namespace) -> None:
         print(
             f"| {result.label} | {result.received}/{result.expected} | {result.lost} | "
             f"{percentile(lat, 50):.1f} | {percentile(lat, 99):.1f} | "
-            f"{max(lat) if lat else float('nan'):.1f} | {mem} |"
+            f"{max(lat) if lat else float('nan'):.1f} | {result.cpu_ms_per_message:.1f} | "
+            f"{mem} |"
         )
         if result.second_latencies_ms:
             s = result.second_latencies_ms
             print(
                 f"| ... on the second instance | {len(s)} | | {percentile(s, 50):.1f} | "
-                f"{percentile(s, 99):.1f} | {max(s):.1f} | |"
+                f"{percentile(s, 99):.1f} | {max(s):.1f} | | |"
             )
     print(f"\nMemory per idle socket (one instance): {kib_per_socket:.1f} KiB")
     if two_note:
@@ -390,13 +427,14 @@ async def main_async(args: argparse.Namespace) -> None:
     summary = (
         f"sockets summary: one_p50_ms={percentile(one_r.latencies_ms, 50):.1f} "
         f"one_p99_ms={percentile(one_r.latencies_ms, 99):.1f} one_lost={one_r.lost} "
-        f"kib_per_idle_socket={kib_per_socket:.1f}"
+        f"kib_per_idle_socket={kib_per_socket:.1f} one_cpu_ms={one_r.cpu_ms_per_message:.1f}"
     )
     if len(results) > 1:
         two_r = results[1]
         summary += (
             f" two_p50_ms={percentile(two_r.latencies_ms, 50):.1f} "
-            f"two_p99_ms={percentile(two_r.latencies_ms, 99):.1f} two_lost={two_r.lost}"
+            f"two_p99_ms={percentile(two_r.latencies_ms, 99):.1f} two_lost={two_r.lost} "
+            f"two_cpu_ms={two_r.cpu_ms_per_message:.1f}"
         )
     print(summary)
 
@@ -412,6 +450,17 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between messages")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    two_cpus = (os.cpu_count() or 1) >= 2
+    parser.add_argument(
+        "--server-cpu",
+        default="0" if two_cpus else "",
+        help='CPUs for the campus serve processes ("" = not pinned)',
+    )
+    parser.add_argument(
+        "--client-cpu",
+        default="1" if two_cpus else "",
+        help='CPUs for this client process ("" = not pinned)',
+    )
     args = parser.parse_args()
     if args.subscribers > args.sockets:
         parser.error("--subscribers cannot exceed --sockets")

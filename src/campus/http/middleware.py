@@ -101,7 +101,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            # A socket's frames go straight to the server's send (a wrapper would be one
+            # more call per frame of every fan-out, for nothing: it only sees HTTP).
+            await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
         except Exception as exc:
             route = route_template(scope)
             error_logger.exception("unhandled_error", method=scope.get("method"), route=route)

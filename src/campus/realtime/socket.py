@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from fastapi import WebSocket
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
 from campus.chat import service as chat_service
@@ -112,11 +113,48 @@ class _Close:
         self.reason = reason
 
 
+class _Started:
+    """An awaitable stepped by hand that is now waiting: awaiting this finishes it.
+
+    Python 3.12's eager tasks do the same for a whole task; Campus runs on 3.11, so
+    :meth:`Connection.deliver` starts the ASGI ``send`` itself and only a send that has
+    to wait (the peer reads slowly and the server paused writing) becomes a task.
+    """
+
+    __slots__ = ("steps", "waiting")
+
+    def __init__(self, steps: Generator[Any, None, Any], waiting: Any) -> None:
+        self.steps = steps  # the awaitable's __await__() iterator, after its first step
+        self.waiting = waiting  # what that step yielded (a future for the task to wait on)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, waiting = self.steps, self.waiting
+        while True:
+            try:
+                yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation: the send gets it where it waits
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    return
+
+
 class Connection:
     """One open socket: who it is, what it listens to, and its outgoing frames.
 
-    Frames are queued and written by a flush task that exists only while there is
-    something to write, so an idle socket costs no task of its own.
+    A frame is written at once, by calling the server's ASGI ``send`` in the delivering
+    code (a fan-out to 1,000 sockets is one loop, with no task per socket). Only when a
+    send has to wait (its peer reads slowly) does a flush task finish it; frames that come
+    meanwhile queue behind it, in order, and the task writes them, then ends. So an idle
+    socket, or one that keeps up, costs no task of its own.
     """
 
     __slots__ = (
@@ -128,15 +166,20 @@ class Connection:
         "limit",
         "on_access_changed",
         "pending",
+        "send",
         "strikes",
         "tokens",
         "ws",
     )
 
-    def __init__(self, ws: WebSocket, identity: SocketIdentity, settings: Settings) -> None:
+    def __init__(
+        self, ws: WebSocket, send: Send, identity: SocketIdentity, settings: Settings
+    ) -> None:
         self.ws = ws
+        self.send = send  # the server's own ASGI send (no wrappers between)
         self.identity = identity
         self.courses: set[int] = set()
+        # Frames waiting behind a send that waits; never non-empty without a flusher.
         self.pending: deque[str | _Close] = deque()
         self.flusher: asyncio.Task[None] | None = None
         self.closed = False
@@ -151,18 +194,31 @@ class Connection:
         return self.identity.user_id
 
     def deliver(self, frame: str) -> None:
-        """Queue a frame (a broadcaster listener: synchronous, never blocks)."""
+        """Send a frame now, or queue it (a broadcaster listener: synchronous, never blocks)."""
         if self.closed:
             return
         if frame == ACCESS_CHANGED:
             if self.on_access_changed is not None:
                 self.on_access_changed(self)
             return
-        if len(self.pending) >= self.limit:
-            self.close_soon(CLOSE_TRY_AGAIN, "too slow")
+        if self.flusher is not None:
+            if len(self.pending) >= self.limit:
+                self.close_soon(CLOSE_TRY_AGAIN, "too slow")
+                return
+            self.pending.append(frame)
             return
-        self.pending.append(frame)
-        self._flush_soon()
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return
+        sending = self.send({"type": "websocket.send", "text": frame}).__await__()
+        try:
+            waiting = next(sending)
+        except StopIteration:
+            return  # written (the usual case)
+        except Exception:
+            self.closed = True  # the peer is gone; the receive loop sees the disconnect
+            return
+        loop = asyncio.get_running_loop()
+        self.flusher = loop.create_task(self._flush(_Started(sending, waiting)))
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close after the frames already queued (e.g. the error frame that explains it)."""
@@ -170,14 +226,13 @@ class Connection:
             return
         self.closed = True
         self.pending.append(_Close(code, reason))
-        self._flush_soon()
-
-    def _flush_soon(self) -> None:
         if self.flusher is None:
-            self.flusher = asyncio.get_running_loop().create_task(self._flush())
+            self.flusher = asyncio.get_running_loop().create_task(self._flush(None))
 
-    async def _flush(self) -> None:
+    async def _flush(self, started: _Started | None) -> None:
         try:
+            if started is not None:
+                await started
             while self.pending:
                 item = self.pending.popleft()
                 if isinstance(item, _Close):
@@ -188,7 +243,7 @@ class Connection:
                 if self.ws.application_state != WebSocketState.CONNECTED:
                     self.pending.clear()
                     return
-                await self.ws.send_text(item)
+                await self.send({"type": "websocket.send", "text": item})
         except Exception:
             self.closed = True
             self.pending.clear()
@@ -393,15 +448,16 @@ async def _identify(ws: WebSocket, hub: SocketHub) -> SocketIdentity | None:
     return None
 
 
-async def socket(ws: WebSocket) -> None:
-    """JSON frames of API.md §7; see the module's docstring."""
+async def socket(scope: Scope, receive: Receive, send: Send) -> None:
+    """JSON frames of API.md §7 (an ASGI app); see the module's docstring."""
+    ws = WebSocket(scope, receive=receive, send=send)
     hub: SocketHub = ws.app.state.sockets
     identity = await _identify(ws, hub)
     if identity is None:
         await ws.close(code=CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
         return
     await ws.accept()
-    connection = Connection(ws, identity, hub.settings)
+    connection = Connection(ws, send, identity, hub.settings)
     await hub.add(connection)
     try:
         await _receive_loop(hub, connection)
@@ -536,7 +592,16 @@ async def _send_chat(hub: SocketHub, connection: Connection, course_id: int, bod
         await chat_service.post_message(session, user, course_id=course_id, body=checked.body)
 
 
-#: The socket as a plain Starlette route: FastAPI's WebSocket route would add dependency
-#: solving and exit stacks that stay alive for each socket's whole life (it takes no
-#: dependencies). ``campus.main`` mounts it under ``/api/v1``.
-route = WebSocketRoute("/ws", socket, name="socket")
+class _SocketApp:
+    """:func:`socket` as an ASGI app, so the route calls it with the server's ``send``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await socket(scope, receive, send)
+
+
+#: The socket as a plain Starlette route of an ASGI app: FastAPI's WebSocket route would
+#: add dependency solving and exit stacks, and Starlette's for a function a session
+#: wrapper and an exception-handler layer around every send, all alive for each socket's
+#: whole life (it takes no dependencies and the app has no socket exception handlers).
+#: ``campus.main`` mounts it under ``/api/v1``.
+route = WebSocketRoute("/ws", _SocketApp(), name="socket")

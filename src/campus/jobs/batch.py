@@ -70,7 +70,8 @@ class GroupCommit(Generic[T, R]):
         loop = asyncio.get_running_loop()
         done: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, done))
-        if self._flusher is None or self._flusher.done():
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
             self._flusher = loop.create_task(self._flush_all())
         return await done
 

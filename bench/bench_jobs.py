@@ -1,7 +1,8 @@
 """Jobs for bench/jobs.py (loaded by its workers through CAMPUS_JOB_MODULES).
 
-``bench.notify`` is the issue's "small job, a notification each": it writes one effect key
-(``job_effects``) and calls the notification hook in one unit of work. ``bench.ping``
+``bench.notify`` is the issue's "small job, a notification each": one notification stored
+exactly once under its effect key (``notifications.notify_once``: group commit with the
+other jobs running at that moment, delivered live after the commit). ``bench.ping``
 records how long it waited between enqueue and start, in a Redis list.
 """
 
@@ -11,7 +12,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from campus.jobs import JobContext, claim_effect, job
+from campus.jobs import JobContext, job
 from campus.notifications import service as notifications
 
 _redis: dict[str, aioredis.Redis] = {}
@@ -19,11 +20,14 @@ _redis: dict[str, aioredis.Redis] = {}
 
 @job("bench.notify")
 async def notify(ctx: JobContext, *, user_id: int, n: int) -> None:
-    async with ctx.session() as session:
-        if await claim_effect(session, f"bench:{user_id}:{n}", job=ctx.job):
-            await notifications.notify(
-                session, user_id=user_id, kind="bench.notice", data={"n": n}, title="Bench"
-            )
+    await notifications.notify_once(
+        ctx,
+        effect=f"bench:{user_id}:{n}",
+        user_id=user_id,
+        kind="bench.notice",
+        data={"n": n},
+        title="Bench",
+    )
 
 
 @job("bench.noop")

@@ -13,7 +13,11 @@ name, keys removed at the end); loads are bounded in count and time.
 
 It prints a Markdown table and one line:
 
-    bench jobs: jobs=N w1_jobs_per_s=N w2_jobs_per_s=N enqueue_per_s=N idle_p50_ms=N idle_p99_ms=N
+    bench jobs: job=NAME jobs=N w1_jobs_per_s=N w2_jobs_per_s=N w1_cpu_ms_per_job=N
+        w2_cpu_ms_per_job=N enqueue_per_s=N idle_p50_ms=N idle_p99_ms=N
+
+(one line; the CPU figures are the workers' user + system time per job, from /proc, which
+the machine's load changes much less than the wall-clock rates).
 """
 
 from __future__ import annotations
@@ -168,7 +172,8 @@ async def throughput(
     limit: float,
     job: str = "bench.notify",
     user_id: int,
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    """Jobs/s (wall clock), enqueue jobs/s and the workers' CPU milliseconds per job."""
     await clear(database)
     procs = start_workers(settings, workers, concurrency)
     try:
@@ -195,7 +200,7 @@ async def throughput(
             f"{cpu * 1000 / jobs:.2f} ms per job = {jobs / cpu:,.0f} jobs per CPU-second",
             flush=True,
         )
-        return jobs / elapsed, jobs / enqueued
+        return jobs / elapsed, jobs / enqueued, cpu * 1000 / jobs
     finally:
         stop(procs)
 
@@ -292,7 +297,7 @@ async def main() -> None:
     user_id = await bench_user(database)
     print(f"worker logs: {LOG_DIR}", flush=True)
     try:
-        w1, enqueue_rate = await throughput(
+        w1, enqueue_rate, cpu1 = await throughput(
             settings,
             database,
             redis,
@@ -304,7 +309,7 @@ async def main() -> None:
             user_id=user_id,
         )
         print(f"one worker: {w1:,.0f} jobs/s", flush=True)
-        w2, _ = await throughput(
+        w2, _, cpu2 = await throughput(
             settings,
             database,
             redis,
@@ -330,8 +335,8 @@ async def main() -> None:
     db = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"| {args.job} ({db}, {args.jobs} jobs, concurrency {args.concurrency}) | value |")
     print("|---|---|")
-    print(f"| one worker | {w1:,.0f} jobs/s |")
-    print(f"| two workers | {w2:,.0f} jobs/s |")
+    print(f"| one worker | {w1:,.0f} jobs/s ({cpu1:.2f} ms worker CPU per job) |")
+    print(f"| two workers | {w2:,.0f} jobs/s ({cpu2:.2f} ms worker CPU per job) |")
     print(f"| enqueue, one pipeline | {enqueue_rate:,.0f} jobs/s |")
     print(f"| enqueue, the app's facade (one XADD each, 50 in flight) | {facade:,.0f} jobs/s |")
     print(
@@ -341,7 +346,8 @@ async def main() -> None:
     print(f"| enqueue-to-start at idle, mean | {statistics.mean(latencies):.1f} ms |")
     print(
         f"bench jobs: job={args.job} jobs={args.jobs} w1_jobs_per_s={w1:.0f} "
-        f"w2_jobs_per_s={w2:.0f} enqueue_per_s={enqueue_rate:.0f} "
+        f"w2_jobs_per_s={w2:.0f} w1_cpu_ms_per_job={cpu1:.2f} w2_cpu_ms_per_job={cpu2:.2f} "
+        f"enqueue_per_s={enqueue_rate:.0f} "
         f"idle_p50_ms={p50:.1f} idle_p99_ms={p99:.1f}"
     )
 

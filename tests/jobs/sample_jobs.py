@@ -31,3 +31,17 @@ async def needs_user(ctx: JobContext, *, user_id: int) -> None:
         if await session.get(User, user_id) is None:
             raise PermanentJobError(f"user {user_id} does not exist")
         await claim_effect(session, f"user-seen:{user_id}", job=ctx.job)
+
+
+@job("sample.notify_once")
+async def notify_once(ctx: JobContext, *, user_id: int, n: int) -> None:
+    from campus.notifications import service as notifications
+
+    await notifications.notify_once(
+        ctx,
+        effect=f"sample-notify:{user_id}:{n}",
+        user_id=user_id,
+        kind="sample.notice",
+        data={"n": n},
+        title=f"Notice {n}",
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from campus.kit.clock import utcnow
 from campus.models.jobs import JobEffect, JobFailure
@@ -65,19 +66,36 @@ async def claim_effect(session: AsyncSession, key: str, *, job: str) -> bool:
     return key[:200] in await claim_effects(session, [key], job=job)
 
 
-async def claim_effects(session: AsyncSession, keys: list[str], *, job: str) -> set[str]:
+async def claim_effects(
+    db: AsyncSession | AsyncConnection, keys: Sequence[str], *, job: str
+) -> set[str]:
     """Write many effect keys at once; return the ones that were new (one statement)."""
+    return await claim_keys(db, [(key, job) for key in keys])
+
+
+async def claim_keys(
+    db: AsyncSession | AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> set[str]:
+    """Write ``(key, job)`` pairs in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``;
+    return the keys that were new. Works in a unit of work (a session) or on a Core
+    connection (:mod:`campus.jobs.batch`); the statement is compiled once per dialect."""
     if not keys:
         return set()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
     now = utcnow()
-    insert: Any = dialect.insert(JobEffect)
-    stmt = (
-        insert.values([{"key": k[:200], "job": job[:100], "created_at": now} for k in keys])
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(JobEffect.key)
+    rows = {key[:200]: job[:100] for key, job in keys}  # a key twice: written once
+    params = [{"key": key, "job": job, "created_at": now} for key, job in rows.items()]
+    result = await db.execute(_claim_statement(bind.dialect.name), params)
+    return set(result.scalars().all())
+
+
+@cache
+def _claim_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table: Any = JobEffect.__table__
+    return (
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     )
-    return set((await session.execute(stmt)).scalars().all())
 
 
 async def effect_done(session: AsyncSession, key: str) -> bool:

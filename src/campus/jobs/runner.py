@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from campus.config import Settings
 from campus.db import Database
 from campus.jobs import failures
+from campus.jobs.batch import GroupCommits
 from campus.jobs.context import JobContext
 from campus.jobs.errors import PermanentJobError, RetryJob
 from campus.jobs.metrics import JobMetrics
@@ -48,6 +49,7 @@ class JobRunner:
         self.database = database
         self.metrics = metrics
         self.durable = durable
+        self.batches = GroupCommits(database)
 
     def max_tries(self, name: str) -> int:
         spec = get_job(name)
@@ -85,6 +87,7 @@ class JobRunner:
             job=name,
             attempt=attempt,
             redelivery_possible=self.durable,
+            batches=self.batches,
         )
         self.metrics.started.labels(label).inc()
         started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
@@ -130,4 +131,42 @@ async def list_notifications(
         params,
         sort_columns=SORT_COLUMNS,
         tie_breaker=TIE_BREAKER,
+    )
+
+
+async def insert_many(
+    db: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]]
+) -> list[Notification]:
+    """Insert ``rows`` (the columns of :class:`Notification` but ``id`` and ``read_at``) in
+    one statement; return the stored notifications, in no particular order (RETURNING of a
+    many-row INSERT is unordered on SQLite). Core only: no unit of work, no identity map."""
+    if not rows:
+        return []
+    result = await db.execute(_insert_many_statement(), list(rows))
+    return [
+        Notification(
+            id=r.id,
+            user_id=r.user_id,
+            kind=r.kind,
+            title=r.title,
+            link=r.link,
+            data=r.data,
+            created_at=r.created_at,
+            read_at=None,
+        )
+        for r in result
+    ]
+
+
+@cache
+def _insert_many_statement() -> Any:
+    table: Any = Notification.__table__
+    return insert(table).returning(
+        table.c.id,
+        table.c.user_id,
+        table.c.kind,
+        table.c.title,
+        table.c.link,
+        table.c.data,
+        table.c.created_at,
     )

@@ -6,6 +6,11 @@ inside their unit of work. Each notification is stored there and, once the unit 
 has committed, sent as a ``notification`` frame to every socket of its user on every
 instance (``campus.realtime.broadcast``).
 
+A job that sends one notification calls :func:`notify_once` instead: the notification is
+stored exactly once under the job's effect key, in one transaction with those of the other
+jobs running at that moment in the process (``campus.jobs.batch``), and the frames of a
+whole batch go out in one broadcast.
+
 ``title`` may be left out for the known kinds: it is then made from ``data`` with
 :data:`TITLES` (e.g. ``{"course_title": ..., "lesson_title": ...}``); the pages show it in
 the reader's language (:func:`format_title` of the translated template).
@@ -14,13 +19,17 @@ the reader's language (:func:`format_title` of the translated template).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from campus.db import Database
 from campus.errors import NotFound
+from campus.jobs.batch import BatchedWrite
+from campus.jobs.failures import claim_keys
 from campus.kit.clock import utcnow
 from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
@@ -29,7 +38,15 @@ from campus.models.accounts import User
 from campus.models.notifications import KIND_MAX, LINK_MAX, TITLE_MAX, Notification
 from campus.notifications import repository
 from campus.notifications.schemas import NotificationRead
-from campus.realtime.broadcast import Broadcaster, publish_after_commit, user_channel
+from campus.realtime.broadcast import (
+    Broadcaster,
+    broadcaster_of_database,
+    publish_after_commit,
+    user_channel,
+)
+
+if TYPE_CHECKING:
+    from campus.jobs.context import JobContext
 
 SORTS = ("created_at",)
 DEFAULT_SORT = "-created_at"
@@ -127,6 +144,82 @@ async def notify(
         on_published=_counted(kind, 1),
     )
     return notification
+
+
+@dataclass(frozen=True, slots=True)
+class _Once:
+    effect: str
+    job: str
+    row: dict[str, Any]
+
+
+async def notify_once(
+    ctx: JobContext,
+    *,
+    effect: str,
+    user_id: int,
+    kind: str,
+    data: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    link: str | None = None,
+) -> Notification | None:
+    """From a job: store a notification for ``user_id`` unless the effect key ``effect``
+    exists; return it once committed (None: an earlier run of the job stored it).
+
+    The notification and its key are written together with those of the jobs running now
+    in this process (one transaction, two statements), and delivered live after the commit.
+    """
+    _check(kind, link)
+    details = dict(data or {})
+    row = {
+        "user_id": user_id,
+        "kind": kind,
+        "title": _title(kind, title, details),
+        "link": link,
+        "data": details,
+        "created_at": utcnow(),
+    }
+    return await ctx.write_batched(ONCE, _Once(effect=effect, job=ctx.job, row=row))
+
+
+async def _write_once(conn: AsyncConnection, items: Sequence[_Once]) -> list[Notification | None]:
+    new = await claim_keys(conn, [(item.effect, item.job) for item in items])
+    fresh: list[_Once] = []
+    for item in items:
+        if item.effect[:200] in new:
+            new.discard(item.effect[:200])  # the same key twice in a batch: written once
+            fresh.append(item)
+    stored = await repository.insert_many(conn, [item.row for item in fresh])
+    # RETURNING is unordered: give each job the stored row that has its values.
+    by_values: dict[tuple[Any, ...], list[Notification]] = {}
+    for n in stored:
+        by_values.setdefault((n.user_id, n.kind, n.title, n.link), []).append(n)
+    made: dict[int, Notification] = {}
+    for item in fresh:
+        row = item.row
+        same = by_values[(row["user_id"], row["kind"], row["title"], row["link"])]
+        pick = next((n for n in same if n.data == row["data"]), same[-1])
+        same.remove(pick)
+        made[id(item)] = pick
+    return [made.get(id(item)) for item in items]
+
+
+def _publish_once(database: Database, results: Sequence[Notification | None]) -> None:
+    broadcaster = broadcaster_of_database(database)
+    made = [n for n in results if n is not None]
+    if broadcaster is None or not made:
+        return
+    kinds: dict[str, int] = {}
+    for notification in made:
+        kinds[notification.kind] = kinds.get(notification.kind, 0) + 1
+    for kind, count in kinds.items():
+        _counted(kind, count)(broadcaster)
+    broadcaster.publish_soon([(user_channel(n.user_id), notification_frame(n)) for n in made])
+
+
+ONCE: BatchedWrite[_Once, Notification | None] = BatchedWrite(
+    name="notifications.once", write=_write_once, after_commit=_publish_once
+)
 
 
 async def notify_course_students(

@@ -341,3 +341,9 @@ def publish_after_commit(
         broadcaster.publish_soon(frames)
 
     after_commit(session, hand_off)
+
+
+def broadcaster_of_database(database: Database) -> Broadcaster | None:
+    """The broadcaster :func:`attach`\\ ed to ``database`` (for Core writes outside a session)."""
+    found = (database.sessionmaker.kw.get("info") or {}).get(SESSION_INFO_KEY)
+    return found if isinstance(found, Broadcaster) else None

@@ -132,3 +132,18 @@ async def test_parallel_renders_of_one_pathological_text_share_one_bounded_rende
     assert results[0].startswith('<div class="prose-plain">')
     assert markdown.renderer.timeouts == timeouts + 1  # one render, bounded, shared
     assert time.perf_counter() - started < 10
+
+
+async def test_the_workers_start_is_not_part_of_the_bound() -> None:
+    """A fresh renderer (as after a start or a killed render) spawns its worker first: the
+    first text is formatted even when its bound is shorter than the worker's start-up (on
+    a busy machine the demo lessons were shown as plain text, cached, issue 18)."""
+    renderer = markdown.Renderer()
+    renderer.configure(timeout=0.5)
+    try:
+        html = await renderer.render_html("## A heading\n\n```python\nprint(1)\n```\n")
+    finally:
+        renderer.close()
+    assert "<h2>" in html
+    assert "<pre>" in html
+    assert renderer.timeouts == 0

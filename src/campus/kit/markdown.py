@@ -177,6 +177,11 @@ class Renderer:
         async with self._lock:
             loop = asyncio.get_running_loop()
             try:
+                if self._pool is None:
+                    # Start the worker first, outside the bound: a spawned interpreter that
+                    # imports the renderer can take seconds on a busy machine, and the first
+                    # text after a start (or a kill) fell back to plain text, cached.
+                    await loop.run_in_executor(self._executor(), render, "")
                 job = loop.run_in_executor(self._executor(), render, text)
                 return await asyncio.wait_for(job, bound)
             except TimeoutError:

@@ -408,6 +408,24 @@ async def test_error_pages_keep_the_signed_in_header(site: Site) -> None:
     await page.close()
 
 
+async def test_the_header_of_a_404_page_works(
+    site: Site, browser: Any, live_server: LiveServer
+) -> None:
+    """The bell counts and Sign out signs out on a page that no route answered (its header
+    had no CSRF token: signing out there was a CSRF failure)."""
+    _, email, password, _ = DEMO_USERS[2]  # the student has unread notifications
+    context = await _signed_in(browser, live_server, email, password)
+    page = await context.new_page()
+    response = await page.goto("/no/such/page")
+    assert response is not None
+    assert response.status == 404
+    assert await page.locator("#bell-count").is_visible()
+    await page.locator(".site-header").get_by_role("button", name="Sign out").click()
+    await page.get_by_text("You are signed out.").wait_for()
+    assert await page.locator(".site-header").get_by_role("link", name="Sign in").count() == 1
+    await context.close()
+
+
 async def test_keyboard_use(site: Site) -> None:
     """The skip link comes first and moves the focus to the content; the focus is always
     outlined; tabbing goes through the page to the footer and is not trapped."""

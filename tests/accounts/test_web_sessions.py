@@ -182,7 +182,9 @@ async def test_an_ended_session_is_explained_on_the_sign_in_page(
         data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token},
         headers=HTML,
     )
+    assert refused.status_code == 403
     assert "This account is disabled." in refused.text
+    assert "ask an administrator" in refused.text
 
     # A browser that never signed in is just asked to sign in.
     client.cookies.clear()

@@ -41,3 +41,13 @@ async def test_demo_courses_load_once(session: AsyncSession) -> None:
     )
     assert total == len(slugs)
     assert {c.teacher_id for c in courses} == {again.objects["teacher"].id}
+
+
+async def test_demo_lessons_do_not_repeat_their_title_as_a_heading(session: AsyncSession) -> None:
+    """The lesson page shows the title as its h1; content that opens with a heading of its
+    own showed the title twice (issue 18)."""
+    await run_loaders(session)
+    contents = (await session.execute(select(Lesson.title, Lesson.content))).all()
+    assert contents
+    for title, content in contents:
+        assert not content.lstrip().startswith("#"), title

@@ -49,7 +49,6 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Running your first program",
                 "Install Python and talk to the interpreter.",
-                "# Running your first program\n\n"
                 "Python reads a file from top to bottom and runs each line. Save this as "
                 '`hello.py`:\n\n```python\nprint("Hello, Campus!")\n```\n\n'
                 "Run it with `python hello.py`. The interactive prompt (`python` with no "
@@ -60,7 +59,6 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Values and names",
                 "Numbers, text and the names that point at them.",
-                "# Values and names\n\n"
                 "A name is a label attached to a value:\n\n```python\nprice = 12\n"
                 'title = "Notebook"\ntotal = price * 3\n```\n\n'
                 "- `int` and `float` hold numbers, `str` holds text, `bool` is `True` or "
@@ -71,7 +69,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Making decisions",
                 "if, elif and else.",
-                '# Making decisions\n\n```python\nif total > 30:\n    print("free delivery")\n'
+                '```python\nif total > 30:\n    print("free delivery")\n'
                 'elif total > 0:\n    print("delivery costs 3")\nelse:\n    print("cart is '
                 'empty")\n```\n\nIndentation is part of the syntax: the indented block belongs '
                 "to the line above it.\n",
@@ -80,7 +78,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Loops and functions",
                 "Repeat work and give it a name.",
-                "# Loops and functions\n\n```python\ndef average(numbers):\n"
+                "```python\ndef average(numbers):\n"
                 "    return sum(numbers) / len(numbers)\n\nfor week in [[3, 4], [5, 6, 7]]:\n"
                 "    print(average(week))\n```\n\nA function keeps one idea in one place; a "
                 "loop applies it to every item.\n",
@@ -100,7 +98,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Selecting and filtering",
                 "SELECT, WHERE and ORDER BY.",
-                "# Selecting and filtering\n\n```sql\nSELECT id, title\nFROM courses\n"
+                "```sql\nSELECT id, title\nFROM courses\n"
                 "WHERE is_published\nORDER BY created_at DESC, id DESC\nLIMIT 20;\n```\n\n"
                 "Always end an `ORDER BY` with a unique column, so pages never overlap.\n",
                 15,
@@ -109,7 +107,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Joins and counts",
                 "Combine tables without a query per row.",
-                "# Joins and counts\n\nLoading a list and then one query per item is the "
+                "Loading a list and then one query per item is the "
                 "*N+1 problem*. Count in the same statement instead:\n\n```sql\n"
                 "SELECT c.id, c.title,\n       (SELECT count(*) FROM lessons l WHERE "
                 "l.course_id = c.id) AS lessons\nFROM courses c;\n```\n",
@@ -118,7 +116,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Indexes",
                 "Why some queries are fast.",
-                "# Indexes\n\nAn index is a sorted copy of some columns with pointers back to "
+                "An index is a sorted copy of some columns with pointers back to "
                 "the rows. Index the columns you filter and sort by, and check with "
                 "`EXPLAIN` that the database uses them. Every index also slows writes a "
                 "little, so add the ones your queries need.\n",
@@ -139,7 +137,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Storing passwords",
                 "Slow hashes with a salt, never encryption.",
-                "# Storing passwords\n\nStore a slow, salted hash such as Argon2id, never the "
+                "Store a slow, salted hash such as Argon2id, never the "
                 "password and never a fast hash like SHA-256. Compare the same way for a "
                 "known and an unknown account, so timing does not reveal who has signed "
                 "up.\n",
@@ -149,7 +147,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Sessions and tokens",
                 "Short-lived access, rotated refresh.",
-                "# Sessions and tokens\n\nKeep access tokens short-lived. Rotate refresh "
+                "Keep access tokens short-lived. Rotate refresh "
                 "tokens on every use, and treat a reused one as theft: end the whole "
                 "session.\n",
                 25,
@@ -157,7 +155,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Access control",
                 "404 for what you may not see.",
-                "# Access control\n\nCheck permissions in one place and scope every list "
+                "Check permissions in one place and scope every list "
                 "query to what the user may see. Answer `404` for objects the user may not "
                 "know about, `403` for ones they can see but not change.\n",
                 20,
@@ -173,7 +171,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Первый коммит",
                 "git init, git add, git commit.",
-                "# Первый коммит\n\n```bash\ngit init\ngit add README.md\n"
+                "```bash\ngit init\ngit add README.md\n"
                 'git commit -m "Первый коммит"\n```\n\nКоммит — это снимок файлов с '
                 "сообщением о том, что и зачем изменилось.\n",
                 10,
@@ -182,7 +180,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "Ветки",
                 "Работа параллельно, без помех.",
-                "# Ветки\n\n`git switch -c feature` создаёт ветку и переходит на неё. Когда "
+                "`git switch -c feature` создаёт ветку и переходит на неё. Когда "
                 "работа готова, `git merge feature` в основной ветке переносит изменения.\n",
                 15,
             ),
@@ -198,7 +196,7 @@ COURSES: tuple[DemoCourse, ...] = (
             DemoLesson(
                 "What the event loop does",
                 "One thread, many waiting tasks.",
-                "# What the event loop does\n\nAn event loop runs one task until it waits "
+                "An event loop runs one task until it waits "
                 "(`await`), then switches to another that is ready. Nothing runs in "
                 "parallel; waiting overlaps.\n",
                 20,

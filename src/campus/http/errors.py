@@ -24,9 +24,9 @@ from campus.errors import (
     ValidationFailed,
 )
 from campus.http.deps import get_session
-from campus.http.identity import SESSION_COOKIE, resolve_identity
+from campus.http.identity import SESSION_COOKIE
 from campus.http.net import is_https
-from campus.http.web import login_url, page_state, request_locale, templates
+from campus.http.web import load_page_state, login_url, page_state, request_locale, templates
 from campus.kit import i18n
 from campus.log import get_logger
 
@@ -110,13 +110,15 @@ async def _error_viewer(request: Request, status: int) -> None:
     try:
         async with asyncio.timeout(2):
             session = await anext(sessions)
-            identity = await resolve_identity(request, session, None)
+            # The whole page state, as a page would have it: the header's sign-out form
+            # needs its CSRF token and the bell its count.
+            state = await load_page_state(request, session, request.app.state.settings)
     except Exception:
         logger.warning("error_page_viewer_failed", exc_info=True)
         return
     finally:
         await sessions.aclose()
-    request.state.error_viewer = identity.viewer if identity is not None else None
+    request.state.error_viewer = state.viewer
 
 
 async def html_error_response(

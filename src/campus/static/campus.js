@@ -27,6 +27,20 @@
     tick();
   });
 
+  // A code block or table wider than its box scrolls sideways: make it focusable, so that
+  // a keyboard can scroll it too (WCAG 2.1.1); again when the window changes size.
+  function keyboardScrollers() {
+    document.querySelectorAll(".prose pre, .prose table, .table-wrap").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth) {
+        if (!el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "0"); }
+      } else if (el.getAttribute("tabindex") === "0") {
+        el.removeAttribute("tabindex");
+      }
+    });
+  }
+  keyboardScrollers();
+  window.addEventListener("resize", keyboardScrollers);
+
   // Flash messages fade out after a while (they stay readable for screen readers).
   var flash = document.querySelector(".flash");
   if (flash) {

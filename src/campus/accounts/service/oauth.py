@@ -37,6 +37,7 @@ from campus.accounts import repository
 from campus.accounts.oauth_clients import PROVIDER_LABELS, OAuthProviders, ProviderProfile
 from campus.accounts.schemas import TokenPair
 from campus.accounts.service.sessions import start_session
+from campus.accounts.service.signin import ACCOUNT_DISABLED
 from campus.config import Settings
 from campus.db import connection_released
 from campus.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -393,7 +394,7 @@ async def _add_link(
 
 def _check_active(user: User) -> None:
     if not user.is_active:
-        raise Forbidden("This account is disabled.", code="account-disabled")
+        raise Forbidden(ACCOUNT_DISABLED, code="account-disabled")
 
 
 NO_VERIFIED_EMAIL = (

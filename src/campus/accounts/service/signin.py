@@ -17,6 +17,10 @@ from campus.models.accounts import User, UserRole
 from campus.ratelimit import RateLimiter
 
 INVALID_CREDENTIALS = N_("Incorrect email or password.")
+ACCOUNT_DISABLED = N_(
+    "This account is disabled. If you think that is a mistake, ask an administrator of this "
+    "site to enable it again."
+)
 
 
 async def register_user(
@@ -92,7 +96,7 @@ async def authenticate_password(
         for reservation in reservations:
             await limiter.release(reservation)
     if not user.is_active:
-        raise Forbidden(N_("This account is disabled."), code="account-disabled")
+        raise Forbidden(ACCOUNT_DISABLED, code="account-disabled")
     if new_hash is not None:
         user.password_hash = new_hash
     return user

@@ -77,9 +77,7 @@ def extracted() -> dict[Message, str]:
 
 
 @pytest.mark.parametrize("locale", list(i18n.LOCALES))
-def test_every_marked_string_is_in_the_catalog(
-    locale: str, extracted: dict[Message, str]
-) -> None:
+def test_every_marked_string_is_in_the_catalog(locale: str, extracted: dict[Message, str]) -> None:
     catalog = _catalog(locale)
     missing = [
         f"{where}: {_key(message)!r}"
@@ -115,9 +113,7 @@ def test_catalogs_hold_no_stale_messages(extracted: dict[Message, str]) -> None:
     """A message no code uses any more leaves the catalogs (``pybabel update``)."""
     wanted = {(_key(message), context) for message, context in extracted}
     for locale in i18n.LOCALES:
-        stale = [
-            m.id for m in _catalog(locale) if m.id and (_key(m.id), m.context) not in wanted
-        ]
+        stale = [m.id for m in _catalog(locale) if m.id and (_key(m.id), m.context) not in wanted]
         assert not stale, f"{locale}: {stale}"
 
 

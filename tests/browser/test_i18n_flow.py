@@ -17,7 +17,13 @@ from campus.config import Settings
 from campus.kit.clock import utcnow
 from campus.models.tasks import Task, TaskPriority, TaskStatus
 from tests.browser.conftest import ARTIFACTS, WIDTHS, snap
-from tests.factories import DEFAULT_PASSWORD, create_user, unique_email
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    create_course,
+    create_lesson,
+    create_user,
+    unique_email,
+)
 
 SHOTS = Path("/tmp/shots/i18n")  # where the lead looks at them
 
@@ -101,3 +107,74 @@ async def test_russian_login_account_and_tasks(
     await page.get_by_role("heading", name="My tasks").wait_for()
     await db.refresh(user)
     assert user.locale == "en"
+
+
+async def test_russian_catalog_course_lesson_and_cabinet(
+    page: Any, db: AsyncSession, settings: Settings
+) -> None:
+    """A learner reads the catalog, a course, a lesson and the cabinet in Russian: the
+    plural forms, the locale's price and dates, and nothing overflows at 390 px."""
+    teacher = await create_user(db, settings, role="teacher", full_name="Александра Преображенская")
+    course = await create_course(
+        db,
+        teacher,
+        title="Асинхронный Python: от корутин до веб-сервисов",
+        description="Курс для тех, кто уже пишет на **Python** и хочет освоить `asyncio`.",
+    )
+    for n, title in enumerate(
+        ("Что такое корутина", "Цикл событий и задачи", "Параллельные запросы"), start=1
+    ):
+        await create_lesson(
+            db,
+            course,
+            position=n,
+            title=title,
+            content=f"## {title}\n\nТекст урока {n}.",
+            duration_minutes=15,
+        )
+    await create_course(db, teacher, title="Основы SQL", price_cents=199000, currency="RUB")
+    email = unique_email("ru-learner").replace(".test", ".com")
+    await create_user(db, settings, email=email, full_name="Константин Вячеславович", locale="ru")
+    await db.commit()
+
+    client_ru = {"Accept-Language": "ru-RU,ru;q=0.9"}
+    await page.set_extra_http_headers(client_ru)
+    await page.goto("/")
+    assert await page.get_attribute("html", "lang") == "ru"
+    await page.get_by_role("heading", level=1, name="Каталог курсов").wait_for()
+    await page.get_by_text("2 курса.").wait_for()
+    await page.get_by_text("3 урока").first.wait_for()
+    await page.get_by_text("1 990,00 ₽").wait_for()
+    await _no_sideways_scroll(page)
+    await _shots(page, "i18n-catalog-ru")
+
+    await page.goto("/login?next=/")
+    await page.get_by_label("Почта").fill(email)
+    await page.get_by_label("Пароль").fill(DEFAULT_PASSWORD)
+    await page.get_by_role("button", name="Войти").click()
+    await page.get_by_text("Вы вошли как Константин Вячеславович.").wait_for()
+
+    await page.goto(f"/courses/{course.id}")
+    await page.get_by_text("Преподаватель: Александра Преображенская").wait_for()
+    await page.get_by_role("button", name="Записаться бесплатно").click()
+    await page.get_by_text("Вы записаны на курс. Приятной учёбы!").wait_for()
+    await page.get_by_text("0 из 3 уроков").wait_for()
+    await _no_sideways_scroll(page)
+    await _shots(page, "i18n-course-ru")
+
+    await page.get_by_role("link", name="Начать курс").click()
+    await page.get_by_role("heading", level=1, name="Что такое корутина").wait_for()
+    await page.get_by_text("Урок 1 из 3").wait_for()
+    await page.get_by_role("button", name="Отметить и перейти дальше").click()
+    await page.get_by_text("Урок пройден: готово 1 из 3 (33%).").wait_for()
+    await page.get_by_role("heading", level=1, name="Цикл событий и задачи").wait_for()
+    await _no_sideways_scroll(page)
+    await _shots(page, "i18n-lesson-ru")
+
+    await page.goto("/cabinet")
+    await page.get_by_role("heading", level=1, name="Моё обучение").wait_for()
+    await page.get_by_text("Вы записаны на 1 курс.").wait_for()
+    await page.get_by_text("1 из 3 уроков").wait_for()
+    await page.get_by_text("Продолжить с урока 2").wait_for()
+    await _no_sideways_scroll(page)
+    await _shots(page, "i18n-cabinet-ru")

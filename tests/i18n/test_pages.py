@@ -10,12 +10,14 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campus.config import Settings
 from campus.models.accounts import User
+from campus.models.courses import Lesson
 from tests.accounts.conftest import Outbox, outbox  # noqa: F401 - the fixture
-from tests.factories import DEFAULT_PASSWORD, auth_headers, create_user
+from tests.factories import DEFAULT_PASSWORD, auth_headers, create_course, create_user, enroll
 from tests.pagehelpers import HTML, csrf_from, page_csrf, post_form, sign_in
 from tests.tasks.helpers import add_task
 
@@ -311,3 +313,53 @@ async def test_mail_without_a_saved_language_follows_the_page(
     assert sent.status_code == 303
     [mail] = await outbox.messages(user.email)
     assert mail.subject == "Сброс пароля Campus"
+
+
+async def test_courses_learning_and_quizzes_in_russian(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The catalog, a course, the cabinet, a quiz's editor, the error page: Russian words,
+    plural forms, the locale's price and date; the same pages read in English."""
+    teacher = await create_user(session, settings, role="teacher", full_name="Анна Учитель")
+    course = await create_course(session, teacher, title="Курс Python", lessons=2)
+    await create_course(session, teacher, title="Курс SQL", price_cents=199000, currency="RUB")
+    student = await create_user(session, settings, locale="ru")
+    await enroll(session, student, course)
+    await session.commit()
+
+    catalog = await client.get("/", headers=RU)
+    assert "<h1>Каталог курсов</h1>" in catalog.text
+    assert "2 курса." in catalog.text
+    assert "2 урока" in catalog.text
+    assert "1\xa0990,00\xa0₽" in catalog.text
+    assert ">Начальный</span>" in catalog.text
+    assert "<h1>Course catalog</h1>" in (await client.get("/", headers=EN)).text
+    assert "2 courses." in (await client.get("/", headers=EN)).text
+    found = await client.get("/?q=SQL", headers=RU)
+    assert "По запросу найден 1 курс." in found.text
+    page = await client.get(f"/courses/{course.id}", headers=RU)
+    assert "Преподаватель: Анна Учитель" in page.text
+    assert "Войдите, чтобы записаться на курс и следить за прогрессом." in page.text
+    missing = await client.get("/courses/999999", headers=RU)
+    assert missing.status_code == 404
+    assert "Вернуться в каталог" in missing.text
+
+    await sign_in(client, student.email, DEFAULT_PASSWORD)
+    cabinet = await client.get("/cabinet", headers=EN)  # the saved preference wins
+    assert "<h1>Моё обучение</h1>" in cabinet.text
+    assert "Вы записаны на 1 курс." in cabinet.text
+    assert "0 из 2 уроков" in cabinet.text
+    assert re.search(r"записаны \d{1,2}\s[а-я]{3,4}\.\s\d{4}\s?г\.", cabinet.text)
+
+    client.cookies.clear()  # the teacher signs in next
+    await sign_in(client, teacher.email, DEFAULT_PASSWORD)
+    lesson = (
+        (await session.execute(select(Lesson).where(Lesson.course_id == course.id)))
+        .scalars()
+        .first()
+    )
+    assert lesson is not None
+    editor = await client.get(f"/teach/courses/{course.id}/lessons/{lesson.id}/quiz", headers=RU)
+    assert "К этому уроку пока нет теста." in editor.text
+    assert "Проходной балл (%)" in editor.text
+    assert "(необязательно)" in editor.text

@@ -19,6 +19,8 @@ from campus.http.forms import field_errors, form_values
 from campus.http.identity import CurrentUser, TeacherUser
 from campus.http.web import WebPage, page_router
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_, labelled
+from campus.kit.i18n import gettext as _
 from campus.kit.pagination.params import make_page_params
 
 router = page_router()
@@ -31,10 +33,10 @@ AttemptId = Annotated[int, IdPath("Attempt id")]
 StreamSession = Annotated[AsyncSession, Depends(get_session, scope="request")]
 GRADEBOOK_PAGE_SIZE = 50
 KINDS = [
-    ("single_choice", "Single choice"),
-    ("multiple_choice", "Multiple choice"),
-    ("short_text", "Short text"),
-    ("number", "Number"),
+    ("single_choice", N_("Single choice")),
+    ("multiple_choice", N_("Multiple choice")),
+    ("short_text", N_("Short text")),
+    ("number", N_("Number")),
 ]
 QUIZ_FIELDS = ("title", "pass_percent", "attempt_limit", "time_limit_seconds")
 QUESTION_FIELDS = (
@@ -129,7 +131,7 @@ def _answers_from_form(
             ids = []
             for value in picked:
                 if not value.isdigit():
-                    errors[name] = "Choose one of the options."
+                    errors[name] = _("Choose one of the options.")
                     break
                 ids.append(int(value))
             if ids:
@@ -145,7 +147,7 @@ def _answers_from_form(
             try:
                 number = float(text.replace(",", "."))
             except ValueError:
-                errors[name] = "Enter a number, like 3.14."
+                errors[name] = _("Enter a number, like 3.14.")
                 continue
             answers.append({"question_id": q["id"], "number": number})
     return answers, errors
@@ -168,7 +170,7 @@ async def submit_attempt_page(
         except Conflict as exc:
             return page.redirect(_quiz_url(course_id, lesson_id), flash=exc.detail, kind="error")
         except ValidationError:
-            errors = {"__all__": "Some answers are too long or not valid; check them."}
+            errors = {"__all__": _("Some answers are too long or not valid; check them.")}
         except ValidationFailed as exc:
             errors = {"__all__": exc.detail}
     if errors:
@@ -182,7 +184,7 @@ async def submit_attempt_page(
             errors=errors,
             status_code=422,
         )
-    return page.redirect(f"/attempts/{attempt_id}", flash="Your answers were submitted.")
+    return page.redirect(f"/attempts/{attempt_id}", flash=_("Your answers were submitted."))
 
 
 @router.get("/attempts/{attempt_id}")
@@ -236,7 +238,7 @@ async def _render_editor(
             "course": course,
             "lesson": lesson,
             "quiz": quiz,
-            "kinds": KINDS,
+            "kinds": labelled(KINDS),
             "quiz_values": quiz_values,
             "quiz_errors": quiz_errors or {},
             "question_values": question_values or {"kind": "single_choice", "points": "1"},
@@ -300,7 +302,7 @@ async def save_quiz_page(
             quiz_errors=field_errors(exc),
             status_code=422,
         )
-    return page.redirect(_editor_url(course_id, lesson_id), flash="Quiz saved.")
+    return page.redirect(_editor_url(course_id, lesson_id), flash=_("Quiz saved."))
 
 
 def _question_data(values: dict[str, str], case_sensitive: bool) -> dict[str, Any]:
@@ -353,7 +355,7 @@ async def add_question_page(
             status_code=422,
         )
     return page.redirect(
-        _editor_url(quiz["course_id"], quiz["lesson_id"]) + "#questions", flash="Question added."
+        _editor_url(quiz["course_id"], quiz["lesson_id"]) + "#questions", flash=_("Question added.")
     )
 
 
@@ -369,7 +371,7 @@ async def delete_question_page(
     await service.delete_question(session, user, quiz_id=quiz_id, question_id=question_id)
     return page.redirect(
         _editor_url(quiz["course_id"], quiz["lesson_id"]) + "#questions",
-        flash="Question deleted.",
+        flash=_("Question deleted."),
     )
 
 
@@ -401,7 +403,7 @@ async def delete_quiz_page(
     quiz = await service.get_quiz(session, user, quiz_id=quiz_id)
     await service.delete_quiz(session, user, quiz_id=quiz_id)
     return page.redirect(
-        f"/teach/courses/{quiz['course_id']}/lessons/{quiz['lesson_id']}", flash="Quiz deleted."
+        f"/teach/courses/{quiz['course_id']}/lessons/{quiz['lesson_id']}", flash=_("Quiz deleted.")
     )
 
 

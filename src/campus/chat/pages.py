@@ -16,6 +16,7 @@ from campus.http.deps import IdPath, SessionDep, cursor_codec
 from campus.http.forms import field_errors, form_values
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_router
+from campus.kit.i18n import gettext as _
 
 router = page_router()
 
@@ -76,7 +77,7 @@ async def post_chat_page(
         data = MessageCreate(body=values["body"])
     except ValidationError as exc:
         # The field is called "body", which field_errors reads as the request body itself.
-        message = next(iter(field_errors(exc).values()), "This message is not valid.")
+        message = next(iter(field_errors(exc).values()), _("This message is not valid."))
         return await _render(
             page, session, user, course_id, values=values, errors={"body": message}, status_code=422
         )
@@ -100,4 +101,4 @@ async def delete_chat_message_page(
         if exc.status != 403:
             raise
         return page.redirect(f"/courses/{course_id}/chat", flash=exc.detail, kind="error")
-    return page.redirect(f"/courses/{course_id}/chat", flash="Message deleted.")
+    return page.redirect(f"/courses/{course_id}/chat", flash=_("Message deleted."))

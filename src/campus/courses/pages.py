@@ -34,6 +34,8 @@ from campus.http.identity import OptionalUser, TeacherUser
 from campus.http.ratelimit import RateLimiterDep
 from campus.http.web import WebPage, page_params, page_router
 from campus.kit import highlight, markdown
+from campus.kit.i18n import N_, labelled
+from campus.kit.i18n import gettext as _
 from campus.learning import service as learning_service
 from campus.media.pages import media_panel
 from campus.payments import service as payments_service
@@ -42,8 +44,14 @@ router = page_router()
 
 CATALOG_PAGE_SIZE = 12
 MAX_LESSONS_SHOWN = 100
-LEVELS = [(level.value, level.value.title()) for level in CourseLevel]
-PRICES = [("free", "Free"), ("paid", "Paid")]
+# The labels are marked here and translated where a page shows them (``labelled``); the
+# templates translate a course's level the same way: ``_(course.level.value | title)``.
+LEVELS = [
+    (CourseLevel.BEGINNER.value, N_("Beginner")),
+    (CourseLevel.INTERMEDIATE.value, N_("Intermediate")),
+    (CourseLevel.ADVANCED.value, N_("Advanced")),
+]
+PRICES = [("free", N_("Free")), ("paid", N_("Paid"))]
 CourseId = Annotated[int, IdPath("Course id")]
 LessonId = Annotated[int, IdPath("Lesson id")]
 
@@ -129,8 +137,8 @@ async def catalog_page(
             "page_number": p,
             "pages": max(1, result.pages),
             "values": values,
-            "levels": LEVELS,
-            "prices": PRICES,
+            "levels": labelled(LEVELS),
+            "prices": labelled(PRICES),
             "filtered": any(values.values()),
         },
     )
@@ -245,7 +253,7 @@ def _course_errors(errors: dict[str, str], exc: CampusError | None = None) -> di
     if "price_cents" in errors:
         errors["price"] = errors.pop("price_cents")
     if exc is not None and exc.code == "slug-taken":
-        errors["title"] = "A course with this title already exists; choose another title."
+        errors["title"] = _("A course with this title already exists; choose another title.")
     return errors
 
 
@@ -283,7 +291,7 @@ async def teach_page(page: WebPage, session: SessionDep, user: TeacherUser) -> R
 async def new_course_page(page: WebPage, user: TeacherUser) -> Response:
     values = {"level": "beginner", "price": "0", "currency": "USD"}
     return page.render(
-        "courses/course_form.html", {"values": values, "errors": {}, "levels": LEVELS}
+        "courses/course_form.html", {"values": values, "errors": {}, "levels": labelled(LEVELS)}
     )
 
 
@@ -302,11 +310,13 @@ async def create_course_page(page: WebPage, session: SessionDep, user: TeacherUs
             {
                 "values": {**values, "is_published": published},
                 "errors": failure.errors,
-                "levels": LEVELS,
+                "levels": labelled(LEVELS),
             },
             status_code=failure.status,
         )
-    return page.redirect(f"/teach/courses/{course.id}", flash=f"Course “{course.title}” created.")
+    return page.redirect(
+        f"/teach/courses/{course.id}", flash=_("Course “%(title)s” created.", title=course.title)
+    )
 
 
 @router.get("/teach/courses/{course_id}")
@@ -322,7 +332,7 @@ async def edit_course_page(
             "lessons": lessons,
             "values": _course_form_values(course),
             "errors": {},
-            "levels": LEVELS,
+            "levels": labelled(LEVELS),
             "media": await _course_media(page, session, user, course_id),
         },
     )
@@ -357,12 +367,12 @@ async def update_course_page(
                 "lessons": await _lessons(session, user, course_id),
                 "values": {**values, "is_published": published},
                 "errors": failure.errors,
-                "levels": LEVELS,
+                "levels": labelled(LEVELS),
                 "media": await _course_media(page, session, user, course_id),
             },
             status_code=failure.status,
         )
-    return page.redirect(f"/teach/courses/{course.id}", flash="Course saved.")
+    return page.redirect(f"/teach/courses/{course.id}", flash=_("Course saved."))
 
 
 @router.post("/teach/courses/{course_id}/publish")
@@ -374,8 +384,12 @@ async def publish_course_page(
     course = await service.update_course(
         session, user, course_id=course_id, data=CourseUpdate(is_published=publish), replace=False
     )
-    text = "published: it is in the catalog now" if publish else "back to draft"
-    return page.redirect(f"/teach/courses/{course.id}", flash=f"“{course.title}” is {text}.")
+    text = (
+        _("“%(title)s” is published: it is in the catalog now.", title=course.title)
+        if publish
+        else _("“%(title)s” is back to draft.", title=course.title)
+    )
+    return page.redirect(f"/teach/courses/{course.id}", flash=text)
 
 
 @router.post("/teach/courses/{course_id}/delete")
@@ -383,7 +397,7 @@ async def delete_course_page(
     page: WebPage, session: SessionDep, course_id: CourseId, user: TeacherUser
 ) -> Response:
     await service.delete_course(session, user, course_id=course_id)
-    return page.redirect("/teach", flash="Course deleted.", kind="info")
+    return page.redirect("/teach", flash=_("Course deleted."), kind="info")
 
 
 def _lesson_data(values: dict[str, str], *, with_position: bool) -> dict[str, Any]:
@@ -507,7 +521,9 @@ async def create_lesson_page(
         lesson = await service.create_lesson(session, user, course_id=course_id, data=data)
     except (ValidationError, ValidationFailed) as exc:
         return await _lesson_form(page, session, user, course_id, values=values, error=exc)
-    return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” added.")
+    return page.redirect(
+        f"/teach/courses/{course_id}", flash=_("Lesson “%(title)s” added.", title=lesson.title)
+    )
 
 
 @router.get("/teach/courses/{course_id}/lessons/{lesson_id}")
@@ -546,7 +562,9 @@ async def update_lesson_page(
         return await _lesson_form(
             page, session, user, course_id, lesson_id=lesson_id, values=values, error=exc
         )
-    return page.redirect(f"/teach/courses/{course_id}", flash=f"Lesson “{lesson.title}” saved.")
+    return page.redirect(
+        f"/teach/courses/{course_id}", flash=_("Lesson “%(title)s” saved.", title=lesson.title)
+    )
 
 
 @router.post("/teach/courses/{course_id}/lessons/{lesson_id}/move")
@@ -564,7 +582,7 @@ async def move_lesson_page(
     except ValueError:
         position = 0
     if not 1 <= position <= MAX_ID:
-        raise ValidationFailed.field(["position"], "Choose a place in the course.")
+        raise ValidationFailed.field(["position"], N_("Choose a place in the course."))
     lesson = await service.update_lesson(
         session,
         user,
@@ -573,7 +591,7 @@ async def move_lesson_page(
         data=LessonUpdate(position=position),
         replace=False,
     )
-    message = f"“{lesson.title}” is now lesson {lesson.position}."
+    message = _("“%(title)s” is now lesson %(num)s.", title=lesson.title, num=lesson.position)
     if "application/json" in page.request.headers.get("accept", ""):
         # The drag-and-drop script (lesson-order.js): the same move, answered in place.
         return JSONResponse(
@@ -593,5 +611,5 @@ async def delete_lesson_page(
 ) -> Response:
     await service.delete_lesson(session, user, course_id=course_id, lesson_id=lesson_id)
     return page.redirect(
-        f"/teach/courses/{course_id}#lessons", flash="Lesson deleted.", kind="info"
+        f"/teach/courses/{course_id}#lessons", flash=_("Lesson deleted."), kind="info"
     )

@@ -140,6 +140,11 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
     return message
 
 
+def labelled(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(value, label)`` choices (labels marked with :func:`N_`) in the locale in progress."""
+    return [(value, gettext(label)) for value, label in items]
+
+
 def gettext(message: str, **variables: object) -> str:
     """``message`` in the locale in progress, ``%(name)s`` filled from ``variables``."""
     text = translations(current_locale()).gettext(message)

@@ -14,6 +14,7 @@ from campus.http.deps import IdPath, SessionDep
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router
 from campus.kit.clock import utcnow
+from campus.kit.i18n import gettext as _
 from campus.learning import service
 from campus.notifications import service as notifications_service
 from campus.payments import service as payments_service
@@ -36,10 +37,10 @@ async def enroll_page(
     except PaymentRequired:
         return page.redirect(
             f"/courses/{course_id}",
-            flash="This is a paid course: buy it with the button on the course page.",
+            flash=_("This is a paid course: buy it with the button on the course page."),
             kind="error",
         )
-    text = "You are enrolled. Enjoy the course!" if result.created else "You are enrolled."
+    text = _("You are enrolled. Enjoy the course!") if result.created else _("You are enrolled.")
     return page.redirect(f"/courses/{course_id}", flash=text)
 
 
@@ -54,7 +55,7 @@ async def leave_confirm_page(
         progress = await service.get_progress(session, user, course_id=course_id)
     except (Forbidden, NotFound):
         return page.redirect(
-            f"/courses/{course_id}", flash="You are not enrolled in this course.", kind="info"
+            f"/courses/{course_id}", flash=_("You are not enrolled in this course."), kind="info"
         )
     paid = await payments_service.has_paid_for(session, user_id=user.id, course_id=course_id)
     return page.render(
@@ -70,13 +71,20 @@ async def leave_page(
         await service.unenroll_student(session, user, course_id=course_id)
     except NotFound:
         return page.redirect(
-            f"/courses/{course_id}", flash="You are not enrolled in this course.", kind="info"
+            f"/courses/{course_id}", flash=_("You are not enrolled in this course."), kind="info"
         )
     paid = await payments_service.has_paid_for(session, user_id=user.id, course_id=course_id)
-    again = "rejoin without paying again" if paid else "enroll again"
+    text = (
+        _(
+            "You left the course. Your completed lessons are kept if you rejoin without paying"
+            " again."
+        )
+        if paid
+        else _("You left the course. Your completed lessons are kept if you enroll again.")
+    )
     return page.redirect(
         "/cabinet",
-        flash=f"You left the course. Your completed lessons are kept if you {again}.",
+        flash=text,
         kind="info",
     )
 
@@ -90,8 +98,12 @@ async def uncomplete_lesson_page(
     )
     return page.redirect(
         f"/courses/{course_id}/lessons/{lesson_id}",
-        flash=f"Marked as not completed: {progress.completed_lessons} of "
-        f"{progress.total_lessons} done ({progress.percent}%).",
+        flash=_(
+            "Marked as not completed: %(done)s of %(total)s done (%(percent)s%%).",
+            done=progress.completed_lessons,
+            total=progress.total_lessons,
+            percent=progress.percent,
+        ),
         kind="info",
     )
 
@@ -113,9 +125,14 @@ async def complete_lesson_page(
     done = progress.completed_lessons
     total = progress.total_lessons
     text = (
-        "Course complete — well done!"
+        _("Course complete — well done!")
         if total and done == total
-        else f"Lesson complete: {done} of {total} done ({progress.percent}%)."
+        else _(
+            "Lesson complete: %(done)s of %(total)s done (%(percent)s%%).",
+            done=done,
+            total=total,
+            percent=progress.percent,
+        )
     )
     return page.redirect(url, flash=text)
 

@@ -20,6 +20,7 @@ from campus.errors import CampusError, NotFound, ValidationFailed
 from campus.http.deps import IdPath, SessionDep, SettingsDep
 from campus.http.identity import OptionalUser, TeacherUser
 from campus.http.web import WebPage, page_params, page_router, safe_next
+from campus.kit.i18n import gettext as _
 from campus.media import files, service
 
 router = page_router()
@@ -136,7 +137,7 @@ async def upload_media_page(
         return await _manager(
             page, session, user, course_id, errors={"file": exc.detail}, status_code=exc.status
         )
-    return page.redirect(f"{back}#media", flash=f"“{item.filename}” uploaded.")
+    return page.redirect(f"{back}#media", flash=_("“%(name)s” uploaded.", name=item.filename))
 
 
 @router.post("/teach/courses/{course_id}/media/{media_id}/delete")
@@ -145,7 +146,7 @@ async def delete_media_page(
 ) -> Response:
     back = _back(await page.form(), course_id)
     await service.delete_media(session, user, course_id=course_id, media_id=media_id)
-    return page.redirect(f"{back}#media", flash="File deleted.", kind="info")
+    return page.redirect(f"{back}#media", flash=_("File deleted."), kind="info")
 
 
 @router.post("/teach/courses/{course_id}/cover")
@@ -165,7 +166,7 @@ async def upload_cover_page(
         return await _manager(
             page, session, user, course_id, errors={"cover": exc.detail}, status_code=exc.status
         )
-    return page.redirect(f"{back}#cover", flash="Cover image set.")
+    return page.redirect(f"{back}#cover", flash=_("Cover image set."))
 
 
 @router.post("/teach/courses/{course_id}/cover/set")
@@ -177,7 +178,7 @@ async def set_cover_page(
     if not isinstance(raw, str) or not raw.isdigit():
         raise NotFound(service.NOT_FOUND)
     await service.set_cover(session, user, course_id=course_id, media_id=int(raw))
-    return page.redirect(f"{_back(form, course_id)}#cover", flash="Cover image set.")
+    return page.redirect(f"{_back(form, course_id)}#cover", flash=_("Cover image set."))
 
 
 @router.post("/teach/courses/{course_id}/cover/clear")
@@ -187,5 +188,5 @@ async def clear_cover_page(
     form = await page.form()
     await service.set_cover(session, user, course_id=course_id, media_id=None)
     return page.redirect(
-        f"{_back(form, course_id)}#cover", flash="Cover image removed.", kind="info"
+        f"{_back(form, course_id)}#cover", flash=_("Cover image removed."), kind="info"
     )

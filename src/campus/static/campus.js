@@ -40,6 +40,8 @@
   }
   keyboardScrollers();
   window.addEventListener("resize", keyboardScrollers);
+  // Scripts that replace part of a page (the lesson editor's preview) say so.
+  document.addEventListener("campus:content", keyboardScrollers);
 
   // Flash messages fade out after a while (they stay readable for screen readers).
   var flash = document.querySelector(".flash");

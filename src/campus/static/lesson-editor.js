@@ -58,6 +58,7 @@
       }
       return response.text().then(function (html) {
         pane.innerHTML = html;  // sanitised by the server, like the lesson page
+        document.dispatchEvent(new CustomEvent("campus:content"));
         shown = text;
         say(text.trim() ? "Updates as you type. Not saved yet." : "Nothing to preview yet.");
       });

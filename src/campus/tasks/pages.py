@@ -17,7 +17,7 @@ from campus.http.forms import FormInvalid, choice, field_errors, form_values, pa
 from campus.http.identity import CurrentUser
 from campus.http.web import WebPage, page_params, page_router, safe_next
 from campus.kit.clock import utcnow
-from campus.kit.i18n import N_
+from campus.kit.i18n import N_, labelled
 from campus.kit.i18n import gettext as _
 from campus.tasks import service
 from campus.tasks.schemas import (
@@ -33,11 +33,6 @@ from campus.tasks.schemas import (
 )
 
 router = page_router()
-
-
-def labelled(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``(value, label)`` choices with their labels in the page's language."""
-    return [(value, _(label)) for value, label in items]
 
 
 TaskId = Annotated[int, IdPath("Task id")]

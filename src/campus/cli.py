@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -256,6 +257,17 @@ def migrate_history(verbose: bool = False) -> None:
     runner.history(_settings(), verbose=verbose)
 
 
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it exists (as uvicorn does for ``campus serve``), else on
+    the standard event loop: the worker's per-job cost is mostly loop and socket work."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 @app.command()
 def worker(
     concurrency: Annotated[
@@ -276,7 +288,7 @@ def worker(
         _fail("the worker needs CAMPUS_REDIS_URL (without Redis, jobs run in the app process)")
     _ensure_schema(settings)
     configure_logging(settings)
-    asyncio.run(
+    _run_fast(
         run_worker(
             settings,
             concurrency=concurrency or settings.jobs_concurrency,

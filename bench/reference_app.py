@@ -280,28 +280,38 @@ TASK_INSERT_SQL = (
     "tasks.title, tasks.description, tasks.status, tasks.priority, tasks.due_date, "
     "tasks.lesson_id, tasks.created_at, tasks.updated_at, tasks.completed_at"
 )
-# Campus's completion gate (campus.learning.repository._completion_gate): course, enrollment,
-# lesson, quiz and the progress so far in one statement.
-COMPLETION_GATE_SQL = (
-    "SELECT EXISTS (SELECT * FROM enrollments WHERE enrollments.user_id = $1::INTEGER AND "
-    "enrollments.course_id = courses.id AND enrollments.status = $2) AS anon_1, "
-    "EXISTS (SELECT * FROM lessons WHERE lessons.id = $3::INTEGER AND "
-    "lessons.course_id = courses.id) AS anon_2, "
-    "EXISTS (SELECT * FROM quizzes WHERE quizzes.lesson_id = $3::INTEGER AND NOT (EXISTS "
-    "(SELECT * FROM quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND "
-    "quiz_attempts.user_id = $1::INTEGER AND quiz_attempts.passed IS true))) AS anon_3, "
-    "(SELECT count(lesson_completions.id) AS count_1 FROM lesson_completions WHERE "
+# Campus's completion on PostgreSQL (campus.learning.repository._gated_completion): the
+# course, enrollment, lesson and quiz checks, the progress so far and the insert, in one
+# statement.
+COMPLETION_SQL = (
+    "WITH gate AS (SELECT EXISTS (SELECT * FROM enrollments WHERE enrollments.user_id = "
+    "$1::INTEGER AND enrollments.course_id = courses.id AND enrollments.status = $5) AS "
+    "enrolled, EXISTS (SELECT * FROM lessons WHERE lessons.id = $2::INTEGER AND "
+    "lessons.course_id = courses.id) AS lesson_found, EXISTS (SELECT * FROM quizzes WHERE "
+    "quizzes.lesson_id = $2::INTEGER AND NOT (EXISTS (SELECT * FROM quiz_attempts WHERE "
+    "quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = $1::INTEGER AND "
+    "quiz_attempts.passed IS true))) AS quiz_blocks, (SELECT count(lesson_completions.id) AS "
+    "count_1 FROM lesson_completions WHERE lesson_completions.user_id = $1::INTEGER AND "
+    "lesson_completions.course_id = courses.id) AS completed, courses.lessons_count AS total,"
+    " (SELECT max(lesson_completions.completed_at) AS max_1 FROM lesson_completions WHERE "
     "lesson_completions.user_id = $1::INTEGER AND lesson_completions.course_id = courses.id) "
-    "AS anon_4, courses.lessons_count, (SELECT max(lesson_completions.completed_at) AS max_1 "
-    "FROM lesson_completions WHERE lesson_completions.user_id = $1::INTEGER AND "
-    "lesson_completions.course_id = courses.id) AS anon_5, "
-    + QUIZ_COLUMNS.format(user="$1::INTEGER", zero="$4::INTEGER", course="courses.id")
-    + " FROM courses WHERE courses.id = $5::INTEGER AND courses.is_published IS true"
-)
-COMPLETION_INSERT_SQL = (
-    "INSERT INTO lesson_completions (user_id, lesson_id, course_id, completed_at) VALUES "
-    "($1::INTEGER, $2::INTEGER, $3::INTEGER, $4::TIMESTAMP WITH TIME ZONE) "
-    "ON CONFLICT (user_id, lesson_id) DO NOTHING RETURNING lesson_completions.id"
+    "AS last, (SELECT avg(coalesce((SELECT max(quiz_attempts.percent) AS max_2 FROM "
+    "quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = "
+    "$1::INTEGER AND quiz_attempts.submitted_at IS NOT NULL), $6::INTEGER)) AS avg_1 FROM "
+    "quizzes WHERE quizzes.course_id = courses.id) AS quiz_score, (SELECT count(quizzes.id) "
+    "AS count_2 FROM quizzes WHERE quizzes.course_id = courses.id AND (EXISTS (SELECT * FROM "
+    "quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = "
+    "$1::INTEGER AND quiz_attempts.passed IS true))) AS quizzes_passed, (SELECT "
+    "count(quizzes.id) AS count_3 FROM quizzes WHERE quizzes.course_id = courses.id) AS "
+    "quizzes_total FROM courses WHERE courses.id = $3::INTEGER AND courses.is_published IS "
+    "true), inserted AS (INSERT INTO lesson_completions (user_id, lesson_id, course_id, "
+    "completed_at) SELECT $1::INTEGER AS anon_1, $2::INTEGER AS anon_2, $3::INTEGER AS "
+    "anon_3, $4::TIMESTAMP WITH TIME ZONE AS anon_4 FROM gate WHERE gate.enrolled AND "
+    "gate.lesson_found AND NOT gate.quiz_blocks ON CONFLICT (user_id, lesson_id) DO NOTHING "
+    "RETURNING lesson_completions.id) SELECT gate.enrolled, gate.lesson_found, "
+    "gate.quiz_blocks, gate.completed, gate.total, gate.last, gate.quiz_score, "
+    "gate.quizzes_passed, gate.quizzes_total, EXISTS (SELECT inserted.id FROM inserted) AS "
+    "created FROM gate"
 )
 ENROLLMENT_COLUMNS_SQL = (
     "enrollments.id, enrollments.user_id, enrollments.course_id, enrollments.status, "
@@ -748,26 +758,26 @@ def add_twins(app: FastAPI, twins: Twins) -> None:
         async with pool().acquire() as conn, conn.transaction():
             user = await twins.user(conn, authorization)
             uid = user["id"]
-            gate = await conn.fetchrow(COMPLETION_GATE_SQL, uid, "active", lesson_id, 0, course_id)
+            gate = await conn.fetchrow(COMPLETION_SQL, uid, lesson_id, course_id, now, "active", 0)
             if gate is None:
                 raise HTTPException(status_code=404)
-            if not gate["anon_1"]:
+            if not gate["enrolled"]:
                 raise HTTPException(status_code=403)
-            if not gate["anon_2"]:
+            if not gate["lesson_found"]:
                 raise HTTPException(status_code=404)
-            if gate["anon_3"]:
+            if gate["quiz_blocks"]:
                 raise HTTPException(status_code=409)
-            created = await conn.fetchval(COMPLETION_INSERT_SQL, uid, lesson_id, course_id, now)
-        last = gate["anon_5"]
-        if created is not None and (last is None or now > last):
+            created = gate["created"]
+        last = gate["last"]
+        if created and (last is None or now > last):
             last = now
         return _progress(
-            gate["anon_4"] + (created is not None),
-            gate["lessons_count"],
+            gate["completed"] + created,
+            gate["total"],
             last,
-            gate["quiz_avg"],
-            gate["quiz_passed"],
-            gate["quiz_total"],
+            gate["quiz_score"],
+            gate["quizzes_passed"],
+            gate["quizzes_total"],
         )
 
     @app.post("/twin/courses/{course_id}/enrollment", response_model=EnrollmentRead)

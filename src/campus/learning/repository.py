@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
     Integer,
+    Table,
     and_,
     bindparam,
     case,
@@ -153,6 +154,9 @@ async def active_enrollment_row(
     return tuple(row) if row is not None else None
 
 
+_GATE_FIELDS = ("enrolled", "lesson_found", "quiz_blocks", "completed", "total", "last")
+
+
 @cache
 def _completion_gate() -> AnySelect:
     """Everything a lesson completion checks and answers with, in one statement: a row
@@ -175,15 +179,61 @@ def _completion_gate() -> AnySelect:
     mine = (LessonCompletion.user_id == _USER, LessonCompletion.course_id == Course.id)
     done = select(func.count(LessonCompletion.id)).where(*mine).correlate(Course)
     last = select(func.max(LessonCompletion.completed_at)).where(*mine).correlate(Course)
-    return select(
+    score, quizzes_passed, quizzes_total = quiz_columns(_USER, Course.id)
+    columns = (
         enrolled,
         lesson_here,
         quiz_blocks,
         done.scalar_subquery(),
         Course.lessons_count,
         last.scalar_subquery(),
-        *quiz_columns(_USER, Course.id),
-    ).where(Course.id == _COURSE, Course.is_published.is_(True))
+        score,
+        quizzes_passed,
+        quizzes_total,
+    )
+    names = (*_GATE_FIELDS, "quiz_score", "quizzes_passed", "quizzes_total")
+    return select(*(c.label(n) for c, n in zip(columns, names, strict=True))).where(
+        Course.id == _COURSE, Course.is_published.is_(True)
+    )
+
+
+@cache
+def _completion_insert(dialect: str) -> Any:
+    return (
+        _dialect_insert(dialect, LessonCompletion.__table__)
+        .values(
+            user_id=_USER,
+            lesson_id=_LESSON,
+            course_id=_COURSE,
+            completed_at=_NOW_COMPLETED,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        .returning(LessonCompletion.__table__.c.id)
+    )
+
+
+_NOW_COMPLETED: BindParameter[datetime] = bindparam("now", type_=LessonCompletion.completed_at.type)
+
+
+@cache
+def _gated_completion() -> AnySelect:
+    """PostgreSQL: the gate and the insert in one statement. The insert (a data-modifying
+    CTE) runs only when the gate lets it; the outer query sees the snapshot before it, so
+    the gate's counts are the progress before this completion, as on SQLite."""
+    gate = _completion_gate().cte("gate")
+    allowed = (
+        select(_USER, _LESSON, _COURSE, _NOW_COMPLETED)
+        .select_from(gate)
+        .where(gate.c.enrolled, gate.c.lesson_found, ~gate.c.quiz_blocks)
+    )
+    inserted = (
+        postgresql.insert(cast(Table, LessonCompletion.__table__))
+        .from_select(["user_id", "lesson_id", "course_id", "completed_at"], allowed)
+        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        .returning(LessonCompletion.__table__.c.id)
+        .cte("inserted")
+    )
+    return select(*gate.c, exists(select(inserted.c.id)).label("created"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,20 +246,13 @@ class CompletionGate:
     last_completed_at: datetime | None
     quizzes: QuizSummary
 
+    @property
+    def allows(self) -> bool:
+        return self.enrolled and self.lesson_found and not self.quiz_blocks
 
-async def completion_gate(
-    session: AsyncSession, *, user_id: int, course_id: int, lesson_id: int
-) -> CompletionGate | None:
-    """:func:`_completion_gate` for one learner, course and lesson; None: no such
-    published course."""
-    connection = await session.connection()
-    result = await connection.execute(
-        _completion_gate(), {"user_id": user_id, "course_id": course_id, "lesson_id": lesson_id}
-    )
-    row = result.first()
-    if row is None:
-        return None
-    enrolled, lesson_found, blocks, done, total, last, *quizzes = row
+
+def _gate(row: Sequence[Any]) -> CompletionGate:
+    enrolled, lesson_found, blocks, done, total, last, *quizzes = row[:9]
     return CompletionGate(
         bool(enrolled),
         bool(lesson_found),
@@ -221,19 +264,27 @@ async def completion_gate(
     )
 
 
-@cache
-def _completion_insert(dialect: str) -> Any:
-    return (
-        _dialect_insert(dialect, LessonCompletion.__table__)
-        .values(
-            user_id=_USER,
-            lesson_id=_LESSON,
-            course_id=_COURSE,
-            completed_at=bindparam("now", type_=LessonCompletion.completed_at.type),
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
-        .returning(LessonCompletion.__table__.c.id)
-    )
+async def record_completion(
+    session: AsyncSession, *, user_id: int, course_id: int, lesson_id: int, now: datetime
+) -> tuple[CompletionGate | None, bool]:
+    """Check and record a lesson completion: ``(gate, created)``. The gate is None when
+    there is no such published course; the completion is inserted (if absent) only when
+    :attr:`CompletionGate.allows`; ``created``: this call inserted it. One statement on
+    PostgreSQL (:func:`_gated_completion`), the gate and the insert on SQLite (no network
+    there). A foreign-key violation (the lesson deleted meanwhile) propagates."""
+    connection = await session.connection()
+    values = {"user_id": user_id, "course_id": course_id, "lesson_id": lesson_id, "now": now}
+    if connection.dialect.name == "postgresql":
+        row = (await connection.execute(_gated_completion(), values)).first()
+        return (None, False) if row is None else (_gate(row), bool(row[-1]))
+    row = (await connection.execute(_completion_gate(), values)).first()
+    if row is None:
+        return None, False
+    gate = _gate(row)
+    if not gate.allows:
+        return gate, False
+    inserted = await connection.execute(_completion_insert(connection.dialect.name), values)
+    return gate, inserted.first() is not None
 
 
 async def insert_enrollment_if_absent(
@@ -287,10 +338,8 @@ async def insert_completion_if_absent(
 ) -> bool:
     """Record the completion; True if this statement made it (False: it existed)."""
     connection = await session.connection()
-    result = await connection.execute(
-        _completion_insert(connection.dialect.name),
-        {"user_id": user_id, "lesson_id": lesson_id, "course_id": course_id, "now": now},
-    )
+    values = {"user_id": user_id, "lesson_id": lesson_id, "course_id": course_id, "now": now}
+    result = await connection.execute(_completion_insert(connection.dialect.name), values)
     return result.first() is not None
 
 

@@ -242,12 +242,16 @@ async def complete_lesson(
     which may complete the course even when the lesson was completed before its quiz
     existed.
 
-    Two statements: one checks course, enrollment, lesson and quiz and reads the progress
-    so far (:func:`repository.completion_gate`), one inserts the completion if absent.
+    One statement on PostgreSQL checks course, enrollment, lesson and quiz, reads the
+    progress so far and inserts the completion if absent (:func:`repository.record_completion`).
     """
-    gate = await repository.completion_gate(
-        session, user_id=actor.id, course_id=course_id, lesson_id=lesson_id
-    )
+    now = utcnow()
+    # The lesson (or its course) may be deleted by its teacher while this runs: 404. That
+    # error ends the unit of work, so no savepoint is needed to go on after it.
+    async with referenced_rows_may_vanish(session, NotFound("Lesson not found."), savepoint=False):
+        gate, created = await repository.record_completion(
+            session, user_id=actor.id, course_id=course_id, lesson_id=lesson_id, now=now
+        )
     if gate is None:
         raise NotFound("Course not found.")
     if not gate.enrolled:
@@ -257,13 +261,6 @@ async def complete_lesson(
     if gate.quiz_blocks:
         raise Conflict(
             "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
-        )
-    now = utcnow()
-    # The lesson (or its course) may be deleted by its teacher while this runs: 404. That
-    # error ends the unit of work, so no savepoint is needed to go on after it.
-    async with referenced_rows_may_vanish(session, NotFound("Lesson not found."), savepoint=False):
-        created = await repository.insert_completion_if_absent(
-            session, user_id=actor.id, lesson_id=lesson_id, course_id=course_id, now=now
         )
     last = gate.last_completed_at
     if created and (last is None or now > last):

@@ -276,53 +276,60 @@ TASK_INSERT_SQL = (
     "created_at, updated_at, completed_at, search_text) VALUES ($1::INTEGER, $2::VARCHAR, "
     "$3::VARCHAR, $4, $5, $6::TIMESTAMP WITH TIME ZONE, $7::INTEGER, "
     "$8::TIMESTAMP WITH TIME ZONE, $9::TIMESTAMP WITH TIME ZONE, "
-    "$10::TIMESTAMP WITH TIME ZONE, $11::VARCHAR) RETURNING tasks.id"
+    "$10::TIMESTAMP WITH TIME ZONE, $11::VARCHAR) RETURNING tasks.id, tasks.owner_id, "
+    "tasks.title, tasks.description, tasks.status, tasks.priority, tasks.due_date, "
+    "tasks.lesson_id, tasks.created_at, tasks.updated_at, tasks.completed_at"
 )
-ENROLLMENT_SQL = (
-    "SELECT enrollments.id, enrollments.user_id, enrollments.course_id, enrollments.status, "
-    "enrollments.enrolled_at FROM enrollments WHERE enrollments.user_id = $1::INTEGER AND "
-    "enrollments.course_id = $2::INTEGER AND enrollments.status = $3"
+# Campus's completion on PostgreSQL (campus.learning.repository._gated_completion): the
+# course, enrollment, lesson and quiz checks, the progress so far and the insert, in one
+# statement.
+COMPLETION_SQL = (
+    "WITH gate AS (SELECT EXISTS (SELECT * FROM enrollments WHERE enrollments.user_id = "
+    "$1::INTEGER AND enrollments.course_id = courses.id AND enrollments.status = $5) AS "
+    "enrolled, EXISTS (SELECT * FROM lessons WHERE lessons.id = $2::INTEGER AND "
+    "lessons.course_id = courses.id) AS lesson_found, EXISTS (SELECT * FROM quizzes WHERE "
+    "quizzes.lesson_id = $2::INTEGER AND NOT (EXISTS (SELECT * FROM quiz_attempts WHERE "
+    "quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = $1::INTEGER AND "
+    "quiz_attempts.passed IS true))) AS quiz_blocks, (SELECT count(lesson_completions.id) AS "
+    "count_1 FROM lesson_completions WHERE lesson_completions.user_id = $1::INTEGER AND "
+    "lesson_completions.course_id = courses.id) AS completed, courses.lessons_count AS total,"
+    " (SELECT max(lesson_completions.completed_at) AS max_1 FROM lesson_completions WHERE "
+    "lesson_completions.user_id = $1::INTEGER AND lesson_completions.course_id = courses.id) "
+    "AS last, (SELECT avg(coalesce((SELECT max(quiz_attempts.percent) AS max_2 FROM "
+    "quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = "
+    "$1::INTEGER AND quiz_attempts.submitted_at IS NOT NULL), $6::INTEGER)) AS avg_1 FROM "
+    "quizzes WHERE quizzes.course_id = courses.id) AS quiz_score, (SELECT count(quizzes.id) "
+    "AS count_2 FROM quizzes WHERE quizzes.course_id = courses.id AND (EXISTS (SELECT * FROM "
+    "quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND quiz_attempts.user_id = "
+    "$1::INTEGER AND quiz_attempts.passed IS true))) AS quizzes_passed, (SELECT "
+    "count(quizzes.id) AS count_3 FROM quizzes WHERE quizzes.course_id = courses.id) AS "
+    "quizzes_total FROM courses WHERE courses.id = $3::INTEGER AND courses.is_published IS "
+    "true), inserted AS (INSERT INTO lesson_completions (user_id, lesson_id, course_id, "
+    "completed_at) SELECT $1::INTEGER AS anon_1, $2::INTEGER AS anon_2, $3::INTEGER AS "
+    "anon_3, $4::TIMESTAMP WITH TIME ZONE AS anon_4 FROM gate WHERE gate.enrolled AND "
+    "gate.lesson_found AND NOT gate.quiz_blocks ON CONFLICT (user_id, lesson_id) DO NOTHING "
+    "RETURNING lesson_completions.id) SELECT gate.enrolled, gate.lesson_found, "
+    "gate.quiz_blocks, gate.completed, gate.total, gate.last, gate.quiz_score, "
+    "gate.quizzes_passed, gate.quizzes_total, EXISTS (SELECT inserted.id FROM inserted) AS "
+    "created FROM gate"
 )
-LESSON_SQL = (
-    "SELECT lessons.id, lessons.course_id, lessons.title, lessons.summary, lessons.content, "
-    "lessons.position, lessons.duration_minutes, lessons.is_preview, lessons.created_at, "
-    "lessons.updated_at, courses.id AS id_1, courses.slug, courses.title AS title_1, "
-    "courses.description, courses.level, courses.price_cents, courses.currency, "
-    "courses.is_published, courses.teacher_id, courses.search_text, "
-    "courses.created_at AS created_at_1, courses.updated_at AS updated_at_1, "
-    "courses.lessons_count, courses.students_count FROM lessons JOIN courses ON "
-    "courses.id = lessons.course_id WHERE lessons.id = $1::INTEGER AND "
-    "courses.is_published IS true AND lessons.course_id = $2::INTEGER"
+ENROLLMENT_COLUMNS_SQL = (
+    "enrollments.id, enrollments.user_id, enrollments.course_id, enrollments.status, "
+    "enrollments.enrolled_at"
 )
-QUIZ_BLOCKS_SQL = (
-    "SELECT EXISTS (SELECT * FROM quizzes WHERE quizzes.lesson_id = $1::INTEGER AND NOT "
-    "(EXISTS (SELECT * FROM quiz_attempts WHERE quiz_attempts.quiz_id = quizzes.id AND "
-    "quiz_attempts.user_id = $2::INTEGER AND quiz_attempts.passed IS true))) AS anon_1"
+# Campus's enrollment gate (campus.learning.repository._enrollment_gate).
+ENROLL_GATE_SQL = (
+    f"SELECT courses.price_cents, courses.currency, {ENROLLMENT_COLUMNS_SQL} "
+    "FROM courses LEFT OUTER JOIN enrollments ON enrollments.course_id = courses.id AND "
+    "enrollments.user_id = $1::INTEGER AND enrollments.status = $2 "
+    "WHERE courses.id = $3::INTEGER AND courses.is_published IS true"
 )
-COMPLETION_INSERT_SQL = (
-    "INSERT INTO lesson_completions (user_id, lesson_id, course_id, completed_at) VALUES "
-    "($1::INTEGER, $2::INTEGER, $3::INTEGER, $4::TIMESTAMP WITH TIME ZONE) "
-    "ON CONFLICT (user_id, lesson_id) DO NOTHING RETURNING lesson_completions.id"
-)
-PROGRESS_SQL = (
-    "SELECT anon_1.count_1, (SELECT courses.lessons_count FROM courses WHERE courses.id = "
-    "$1::INTEGER) AS total, anon_1.max_1, "
-    + QUIZ_COLUMNS.format(user="$2::INTEGER", zero="$3::INTEGER", course="$4::INTEGER")
-    + " FROM (SELECT count(lesson_completions.id) AS count_1, max(lesson_completions.completed_at) "
-    "AS max_1 FROM lesson_completions WHERE lesson_completions.user_id = $2::INTEGER AND "
-    "lesson_completions.course_id = $4::INTEGER) AS anon_1"
-)
-ENROLL_INSERT_SQL = (
+ENROLL_UPSERT_SQL = (
     "INSERT INTO enrollments (user_id, course_id, status, enrolled_at) VALUES ($1::INTEGER, "
     "$2::INTEGER, $3, $4::TIMESTAMP WITH TIME ZONE) ON CONFLICT (user_id, course_id) "
-    "DO NOTHING RETURNING enrollments.id"
+    "DO UPDATE SET status = excluded.status, enrolled_at = excluded.enrolled_at "
+    f"WHERE enrollments.status != $5 RETURNING {ENROLLMENT_COLUMNS_SQL}"
 )
-ENROLL_REACTIVATE_SQL = (
-    "UPDATE enrollments SET status=$1, enrolled_at=$2::TIMESTAMP WITH TIME ZONE WHERE "
-    "enrollments.user_id = $3::INTEGER AND enrollments.course_id = $4::INTEGER AND "
-    "enrollments.status != $5 RETURNING enrollments.id"
-)
-
 
 T = TypeVar("T")
 
@@ -724,8 +731,8 @@ def add_twins(app: FastAPI, twins: Twins) -> None:
         async with pool().acquire() as conn, conn.transaction():
             user = await twins.user(conn, authorization)
             completed = now if body.status == "completed" else None
-            search = " ".join(filter(None, (body.title, body.description))).casefold()
-            task_id = await conn.fetchval(
+            search = "\n".join(filter(None, (body.title, body.description))).casefold()
+            row = await conn.fetchrow(
                 TASK_INSERT_SQL,
                 user["id"],
                 body.title,
@@ -739,20 +746,7 @@ def add_twins(app: FastAPI, twins: Twins) -> None:
                 completed,
                 search,
             )
-        return TaskRead(
-            id=task_id,
-            title=body.title,
-            description=body.description,
-            status=body.status,
-            priority=body.priority,
-            is_completed=body.status == "completed",
-            due_date=body.due_date,
-            lesson_id=body.lesson_id,
-            owner_id=user["id"],
-            created_at=now,
-            updated_at=now,
-            completed_at=completed,
-        )
+        return TaskRead(**dict(row), is_completed=row["status"] == "completed")
 
     @app.put(
         "/twin/courses/{course_id}/lessons/{lesson_id}/completion", response_model=ProgressRead
@@ -764,25 +758,26 @@ def add_twins(app: FastAPI, twins: Twins) -> None:
         async with pool().acquire() as conn, conn.transaction():
             user = await twins.user(conn, authorization)
             uid = user["id"]
-            if await conn.fetchrow(COURSE_SQL, course_id) is None:
+            gate = await conn.fetchrow(COMPLETION_SQL, uid, lesson_id, course_id, now, "active", 0)
+            if gate is None:
                 raise HTTPException(status_code=404)
-            if await conn.fetchrow(ENROLLMENT_SQL, uid, course_id, "active") is None:
+            if not gate["enrolled"]:
                 raise HTTPException(status_code=403)
-            if await conn.fetchrow(LESSON_SQL, lesson_id, course_id) is None:
+            if not gate["lesson_found"]:
                 raise HTTPException(status_code=404)
-            await conn.fetchval(ENROLLED_SQL, uid, course_id, "active")
-            if await conn.fetchval(QUIZ_BLOCKS_SQL, lesson_id, uid):
-                raise HTTPException(status_code=403)
-            async with conn.transaction():  # Campus's savepoint around the insert
-                await conn.fetchval(COMPLETION_INSERT_SQL, uid, lesson_id, course_id, now)
-            row = await conn.fetchrow(PROGRESS_SQL, course_id, uid, 0, course_id)
+            if gate["quiz_blocks"]:
+                raise HTTPException(status_code=409)
+            created = gate["created"]
+        last = gate["last"]
+        if created and (last is None or now > last):
+            last = now
         return _progress(
-            row["count_1"],
-            row["total"],
-            row["max_1"],
-            row["quiz_avg"],
-            row["quiz_passed"],
-            row["quiz_total"],
+            gate["completed"] + created,
+            gate["total"],
+            last,
+            gate["quiz_score"],
+            gate["quizzes_passed"],
+            gate["quizzes_total"],
         )
 
     @app.post("/twin/courses/{course_id}/enrollment", response_model=EnrollmentRead)
@@ -793,14 +788,17 @@ def add_twins(app: FastAPI, twins: Twins) -> None:
         async with pool().acquire() as conn, conn.transaction():
             user = await twins.user(conn, authorization)
             uid = user["id"]
-            if await conn.fetchrow(COURSE_SQL, course_id) is None:
+            gate = await conn.fetchrow(ENROLL_GATE_SQL, uid, "active", course_id)
+            if gate is None:
                 raise HTTPException(status_code=404)
-            async with conn.transaction():
-                created = await conn.fetchval(ENROLL_INSERT_SQL, uid, course_id, "active", now)
-            if created is None:
-                await conn.fetchval(ENROLL_REACTIVATE_SQL, "active", now, uid, course_id, "active")
-            row = await conn.fetchrow(ENROLLMENT_SQL, uid, course_id, "active")
-        response.status_code = 201 if created is not None else 200
+            row: Any = gate
+            created = gate["id"] is None
+            if created:  # not the benchmark's path (enrolled after the first request)
+                async with conn.transaction():
+                    row = await conn.fetchrow(
+                        ENROLL_UPSERT_SQL, uid, course_id, "active", now, "active"
+                    )
+        response.status_code = 201 if created else 200
         return EnrollmentRead(
             id=row["id"],
             course_id=row["course_id"],

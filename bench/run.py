@@ -41,7 +41,8 @@ where each R is the endpoint's successful requests per second divided by the ref
 endpoint's, measured in the same run at the same scale (the largest scale run), and
 ``gradebook_p99_1m_over_10k`` is the p99 of the gradebook of the seeded big class (10,000
 students at 1m, every ordinary student at 10k) at 1m over the same at 10k. ``--only
-gradebook`` measures just that page. See docs/performance.md.
+gradebook`` measures just that page; ``--only writes`` the reference and the three writes
+with their twins. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ TWIN_SCENARIOS = (
     "complete_lesson",
     "enroll",
 )
+WRITE_SCENARIOS = ("reference", "create_task", "complete_lesson", "enroll")
 TWIN_LISTS = (
     "catalog_list",
     "task_list",
@@ -489,6 +491,10 @@ class Bench:
                 out.append(twin_of)
         return [reads[0], *out]
 
+    def write_scenarios(self) -> list[Scenario]:
+        """The reference, then each write followed by its twin (``--only writes``)."""
+        return [s for s in self.scenarios() if s.name.removesuffix("_twin") in WRITE_SCENARIOS]
+
     def gradebook_scenario(self) -> Scenario | None:
         """The gradebook API of the seeded big class, as its teacher (None: seeded before
         the big class existed; --reseed)."""
@@ -719,18 +725,20 @@ class Bench:
         self.results.append(result)
         print(f"bench: {_row(result)}", file=sys.stderr, flush=True)
 
-    def run(self) -> list[Result]:
+    def run(self, *, writes_only: bool = False) -> list[Result]:
+        """Every scenario; ``writes_only``: the reference and the writes with their twins."""
         with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp:
             workdir = Path(tmp)
             try:
                 self.start_servers(workdir)
                 self.sign_in()
-                scenarios = self.scenarios()
+                scenarios = self.write_scenarios() if writes_only else self.scenarios()
                 for scenario in scenarios:
                     self.measure(scenario)
-                self.measure_gradebook()
-                self.measure_login()
-                self.measure_during_login(scenarios)
+                if not writes_only:
+                    self.measure_gradebook()
+                    self.measure_login()
+                    self.measure_during_login(scenarios)
             finally:
                 self.stop()
         return self.results
@@ -848,10 +856,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true", help="drop and re-seed the database")
     parser.add_argument(
         "--only",
-        choices=["all", "login", "gradebook"],
+        choices=["all", "login", "gradebook", "writes"],
         default="all",
         help="'login': only the login benchmark (bench/login.py); 'gradebook': only the "
-        "gradebook of the big class",
+        "gradebook of the big class; 'writes': only the reference and the writes (create "
+        "task, complete lesson, enroll) with their twins",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
@@ -933,7 +942,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     finally:
                         bench.stop()
             else:
-                bench.run()
+                bench.run(writes_only=args.only == "writes")
             results += bench.results
             loop_lag = bench.loop_lag or loop_lag
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,3 +46,26 @@ def count_statements(bind: AsyncEngine | AsyncConnection) -> Iterator[StatementL
         yield log
     finally:
         event.remove(target, "before_cursor_execute", before)
+
+
+def savepoints(log: StatementLog) -> int:
+    return sum(1 for s in log.statements if s.lstrip().upper().startswith("SAVEPOINT"))
+
+
+async def request_costs(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    headers: dict[str, str],
+    method: str,
+    url: str,
+    **kwargs: Any,
+) -> tuple[httpx.Response, int, int, list[str]]:
+    """One signed-in request's response, its statements and savepoints beyond what signing
+    in costs (``GET /api/v1/auth/me`` with the same headers, measured just before), and
+    its queries (for the assertion's message)."""
+    with count_statements(engine) as base:
+        assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+    with count_statements(engine) as log:
+        response = await client.request(method, url, headers=headers, **kwargs)
+    extra = len(log) - len(base)
+    return response, extra, savepoints(log) - savepoints(base), log.queries

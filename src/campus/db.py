@@ -383,7 +383,7 @@ def is_unique_violation(error: exc.IntegrityError) -> bool:
 
 @asynccontextmanager
 async def referenced_rows_may_vanish(
-    session: AsyncSession, error: CampusError
+    session: AsyncSession, error: CampusError, *, savepoint: bool = True
 ) -> AsyncIterator[None]:
     """Run the block's writes in a savepoint; raise ``error`` if a row they refer to was
     deleted meanwhile by a concurrent request (a foreign-key violation).
@@ -391,7 +391,22 @@ async def referenced_rows_may_vanish(
     For writes that race a delete: a completion or a task pointing at a lesson being
     deleted, a lesson added to a course being deleted. Checked before, such a row existed;
     the database is the only judge of whether it still does when the write lands.
+
+    ``savepoint=False`` saves the savepoint's two round trips where nothing goes on with
+    the session after ``error`` (an error that rolls the unit of work back, and no caller
+    that catches it to keep using the session): on PostgreSQL the failed statement has
+    aborted the transaction then.
     """
+    if not savepoint:
+        if error.commit_unit_of_work:
+            raise ValueError("an error that commits needs the savepoint")
+        try:
+            yield
+        except exc.IntegrityError as caught:
+            if is_foreign_key_violation(caught):
+                raise error from caught
+            raise
+        return
     try:
         async with session.begin_nested():
             yield

@@ -147,6 +147,22 @@ def test_each_endpoint_is_followed_by_its_twin_on_postgresql() -> None:
     }
 
 
+def test_only_writes_measures_the_reference_and_each_write_with_its_twin() -> None:
+    manifest = {"published_course_id": 1, "lesson_id": 1, "chat": {"course_id": 1}}
+    opts = run.Options(duration=1, warmup=0, quick=True)
+    bench = run.Bench("postgresql", "10k", "x", manifest, opts)
+    assert [(s.name, s.method) for s in bench.write_scenarios()] == [
+        ("reference", "GET"),
+        ("create_task", "POST"),
+        ("create_task_twin", "POST"),
+        ("complete_lesson", "PUT"),
+        ("complete_lesson_twin", "PUT"),
+        ("enroll", "POST"),
+        ("enroll_twin", "POST"),
+    ]
+    assert run.parse_args(["--only", "writes"]).only == "writes"
+
+
 def test_cpu_per_request_ratios() -> None:
     import os
 

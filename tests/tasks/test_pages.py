@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
+from campus.models.tasks import Task
 from campus.tasks import service as tasks_service
 from campus.tasks.schemas import TaskCreate, TaskFilters, TaskStatus
 from tests.factories import DEFAULT_PASSWORD, create_course, create_lesson, create_user, enroll
@@ -24,10 +25,14 @@ async def _signed_in(client: httpx.AsyncClient, session: AsyncSession, settings:
     return user
 
 
-async def _task(session: AsyncSession, owner: User, title: str, **fields: object):  # type: ignore[no-untyped-def]
-    return await tasks_service.create_task(
+async def _task(session: AsyncSession, owner: User, title: str, **fields: object) -> Task:
+    """A new task, as the ORM entity (the service answers with its row) to refresh later."""
+    row = await tasks_service.create_task(
         session, owner, data=TaskCreate.model_validate({"title": title, **fields})
     )
+    task = await session.get(Task, row.id)
+    assert task is not None
+    return task
 
 
 def _column(html: str, status: str) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
     Integer,
+    Table,
     and_,
     bindparam,
     case,
@@ -36,9 +38,253 @@ from campus.models.payments import Payment, PaymentStatus
 
 def _insert(session: AsyncSession, table: Any) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+# --- the write paths, statements built once ----------------------------------------------
+#
+# A write request used to build each of its statements (and SQLAlchemy their cache keys)
+# on every call, and to check course, enrollment, lesson and quiz in a round trip each
+# (docs/performance.md, "Writes"). These are built once (per dialect where the statement
+# differs); a request binds values only. Each executes on the session's connection with
+# Core: the rows are values, not entities.
+
+_USER: BindParameter[int] = bindparam("user_id", type_=Integer)
+_COURSE: BindParameter[int] = bindparam("course_id", type_=Integer)
+_LESSON: BindParameter[int] = bindparam("lesson_id", type_=Integer)
+ENROLLMENT_COLUMNS = (
+    Enrollment.id,
+    Enrollment.user_id,
+    Enrollment.course_id,
+    Enrollment.status,
+    Enrollment.enrolled_at,
+)
+
+
+@cache
+def _enrollment_gate() -> AnySelect:
+    """A published course's price and the learner's active enrollment in it (outer join:
+    the enrollment's columns are null when there is none); no row: no such published course.
+    (Every viewer may see a published course, so no visibility scope is needed.)"""
+    active = and_(
+        Enrollment.course_id == Course.id,
+        Enrollment.user_id == _USER,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    )
+    return (
+        select(Course.price_cents, Course.currency, *ENROLLMENT_COLUMNS)
+        .select_from(Course)
+        .outerjoin(Enrollment, active)
+        .where(Course.id == _COURSE, Course.is_published.is_(True))
+    )
+
+
+async def enrollment_gate(
+    session: AsyncSession, *, user_id: int, course_id: int
+) -> tuple[int, str, tuple[Any, ...] | None] | None:
+    """``(price_cents, currency, enrollment row or None)`` of a published course, or None
+    when there is no such published course: one statement."""
+    connection = await session.connection()
+    result = await connection.execute(
+        _enrollment_gate(), {"user_id": user_id, "course_id": course_id}
+    )
+    row = result.first()
+    if row is None:
+        return None
+    price, currency, *enrollment = row
+    return price, currency, (tuple(enrollment) if enrollment[0] is not None else None)
+
+
+@cache
+def _enrollment_upsert(dialect: str) -> Any:
+    """Insert the active enrollment, or turn a cancelled one active again; returns the row
+    only when this statement made it active (nothing when it already was)."""
+    table = Enrollment.__table__
+    stmt = _dialect_insert(dialect, table).values(
+        user_id=_USER,
+        course_id=_COURSE,
+        status=EnrollmentStatus.ACTIVE,
+        enrolled_at=bindparam("now", type_=Enrollment.enrolled_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id", "course_id"],
+        set_={"status": stmt.excluded.status, "enrolled_at": stmt.excluded.enrolled_at},
+        where=table.c.status != EnrollmentStatus.ACTIVE,
+    ).returning(*(table.c[column.key] for column in ENROLLMENT_COLUMNS))
+
+
+async def activate_enrollment(
+    session: AsyncSession, *, user_id: int, course_id: int, now: datetime
+) -> tuple[Any, ...] | None:
+    """Insert or reactivate the learner's enrollment (one statement, one row even under
+    races); the row when it became active now, None when it was active already."""
+    connection = await session.connection()
+    result = await connection.execute(
+        _enrollment_upsert(connection.dialect.name),
+        {"user_id": user_id, "course_id": course_id, "now": now},
+    )
+    row = result.first()
+    return tuple(row) if row is not None else None
+
+
+@cache
+def _active_enrollment() -> AnySelect:
+    return select(*ENROLLMENT_COLUMNS).where(
+        Enrollment.user_id == _USER,
+        Enrollment.course_id == _COURSE,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    )
+
+
+async def active_enrollment_row(
+    session: AsyncSession, *, user_id: int, course_id: int
+) -> tuple[Any, ...] | None:
+    """The learner's active enrollment as a row of :data:`ENROLLMENT_COLUMNS`, or None."""
+    connection = await session.connection()
+    result = await connection.execute(
+        _active_enrollment(), {"user_id": user_id, "course_id": course_id}
+    )
+    row = result.first()
+    return tuple(row) if row is not None else None
+
+
+_GATE_FIELDS = ("enrolled", "lesson_found", "quiz_blocks", "completed", "total", "last")
+
+
+@cache
+def _completion_gate() -> AnySelect:
+    """Everything a lesson completion checks and answers with, in one statement: a row
+    only for a published course, then whether the learner is actively enrolled, whether
+    the lesson is one of the course's, whether a quiz of the lesson is not passed yet, and
+    the learner's progress in the course before this completion (completions, lessons,
+    last completion, quizzes)."""
+    enrolled = exists().where(
+        Enrollment.user_id == _USER,
+        Enrollment.course_id == Course.id,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    )
+    lesson_here = exists().where(Lesson.id == _LESSON, Lesson.course_id == Course.id)
+    passed = exists().where(
+        QuizAttempt.quiz_id == Quiz.id,
+        QuizAttempt.user_id == _USER,
+        QuizAttempt.passed.is_(True),
+    )
+    quiz_blocks = exists().where(Quiz.lesson_id == _LESSON, ~passed)
+    mine = (LessonCompletion.user_id == _USER, LessonCompletion.course_id == Course.id)
+    done = select(func.count(LessonCompletion.id)).where(*mine).correlate(Course)
+    last = select(func.max(LessonCompletion.completed_at)).where(*mine).correlate(Course)
+    score, quizzes_passed, quizzes_total = quiz_columns(_USER, Course.id)
+    columns = (
+        enrolled,
+        lesson_here,
+        quiz_blocks,
+        done.scalar_subquery(),
+        Course.lessons_count,
+        last.scalar_subquery(),
+        score,
+        quizzes_passed,
+        quizzes_total,
+    )
+    names = (*_GATE_FIELDS, "quiz_score", "quizzes_passed", "quizzes_total")
+    return select(*(c.label(n) for c, n in zip(columns, names, strict=True))).where(
+        Course.id == _COURSE, Course.is_published.is_(True)
+    )
+
+
+@cache
+def _completion_insert(dialect: str) -> Any:
+    return (
+        _dialect_insert(dialect, LessonCompletion.__table__)
+        .values(
+            user_id=_USER,
+            lesson_id=_LESSON,
+            course_id=_COURSE,
+            completed_at=_NOW_COMPLETED,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        .returning(LessonCompletion.__table__.c.id)
+    )
+
+
+_NOW_COMPLETED: BindParameter[datetime] = bindparam("now", type_=LessonCompletion.completed_at.type)
+
+
+@cache
+def _gated_completion() -> AnySelect:
+    """PostgreSQL: the gate and the insert in one statement. The insert (a data-modifying
+    CTE) runs only when the gate lets it; the outer query sees the snapshot before it, so
+    the gate's counts are the progress before this completion, as on SQLite."""
+    gate = _completion_gate().cte("gate")
+    allowed = (
+        select(_USER, _LESSON, _COURSE, _NOW_COMPLETED)
+        .select_from(gate)
+        .where(gate.c.enrolled, gate.c.lesson_found, ~gate.c.quiz_blocks)
+    )
+    inserted = (
+        postgresql.insert(cast(Table, LessonCompletion.__table__))
+        .from_select(["user_id", "lesson_id", "course_id", "completed_at"], allowed)
+        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        .returning(LessonCompletion.__table__.c.id)
+        .cte("inserted")
+    )
+    return select(*gate.c, exists(select(inserted.c.id)).label("created"))
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionGate:
+    enrolled: bool
+    lesson_found: bool
+    quiz_blocks: bool
+    completed: int
+    total: int
+    last_completed_at: datetime | None
+    quizzes: QuizSummary
+
+    @property
+    def allows(self) -> bool:
+        return self.enrolled and self.lesson_found and not self.quiz_blocks
+
+
+def _gate(row: Sequence[Any]) -> CompletionGate:
+    enrolled, lesson_found, blocks, done, total, last, *quizzes = row[:9]
+    return CompletionGate(
+        bool(enrolled),
+        bool(lesson_found),
+        bool(blocks),
+        int(done or 0),
+        int(total or 0),
+        last,
+        quiz_summary(*quizzes),
+    )
+
+
+async def record_completion(
+    session: AsyncSession, *, user_id: int, course_id: int, lesson_id: int, now: datetime
+) -> tuple[CompletionGate | None, bool]:
+    """Check and record a lesson completion: ``(gate, created)``. The gate is None when
+    there is no such published course; the completion is inserted (if absent) only when
+    :attr:`CompletionGate.allows`; ``created``: this call inserted it. One statement on
+    PostgreSQL (:func:`_gated_completion`), the gate and the insert on SQLite (no network
+    there). A foreign-key violation (the lesson deleted meanwhile) propagates."""
+    connection = await session.connection()
+    values = {"user_id": user_id, "course_id": course_id, "lesson_id": lesson_id, "now": now}
+    if connection.dialect.name == "postgresql":
+        row = (await connection.execute(_gated_completion(), values)).first()
+        return (None, False) if row is None else (_gate(row), bool(row[-1]))
+    row = (await connection.execute(_completion_gate(), values)).first()
+    if row is None:
+        return None, False
+    gate = _gate(row)
+    if not gate.allows:
+        return gate, False
+    inserted = await connection.execute(_completion_insert(connection.dialect.name), values)
+    return gate, inserted.first() is not None
 
 
 async def insert_enrollment_if_absent(
@@ -54,23 +300,6 @@ async def insert_enrollment_if_absent(
             enrolled_at=now,
         )
         .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
-        .returning(Enrollment.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def reactivate_enrollment(
-    session: AsyncSession, *, user_id: int, course_id: int, now: datetime
-) -> int | None:
-    """Turn a cancelled enrollment active again; None when it is already active."""
-    stmt = (
-        update(Enrollment)
-        .where(
-            Enrollment.user_id == user_id,
-            Enrollment.course_id == course_id,
-            Enrollment.status != EnrollmentStatus.ACTIVE,
-        )
-        .values(status=EnrollmentStatus.ACTIVE, enrolled_at=now)
         .returning(Enrollment.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -108,13 +337,10 @@ async def insert_completion_if_absent(
     session: AsyncSession, *, user_id: int, lesson_id: int, course_id: int, now: datetime
 ) -> bool:
     """Record the completion; True if this statement made it (False: it existed)."""
-    stmt = (
-        _insert(session, LessonCompletion)
-        .values(user_id=user_id, lesson_id=lesson_id, course_id=course_id, completed_at=now)
-        .on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
-        .returning(LessonCompletion.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    connection = await session.connection()
+    values = {"user_id": user_id, "lesson_id": lesson_id, "course_id": course_id, "now": now}
+    result = await connection.execute(_completion_insert(connection.dialect.name), values)
+    return result.first() is not None
 
 
 async def delete_completion(session: AsyncSession, *, user_id: int, lesson_id: int) -> None:
@@ -199,21 +425,18 @@ async def progress_counts(
 ) -> tuple[int, int, datetime | None, QuizSummary]:
     """(completed, total, last completion time, quizzes) for one learner in one course:
     one query."""
-    done = completions_of(user_id, course_id).subquery()
-    stmt = select(done.c[0], lessons_total(course_id), done.c[1], *quiz_columns(user_id, course_id))
-    completed, total, last, *quizzes = (await session.execute(stmt)).one()
+    connection = await session.connection()
+    result = await connection.execute(
+        _progress_statement(), {"user_id": user_id, "course_id": course_id}
+    )
+    completed, total, last, *quizzes = result.one()
     return int(completed), int(total), last, quiz_summary(*quizzes)
 
 
-async def quiz_blocks_completion(session: AsyncSession, *, user_id: int, lesson_id: int) -> bool:
-    """True when the lesson has a quiz that the learner has not passed."""
-    passed = exists().where(
-        QuizAttempt.quiz_id == Quiz.id,
-        QuizAttempt.user_id == user_id,
-        QuizAttempt.passed.is_(True),
-    )
-    stmt = select(exists().where(and_(Quiz.lesson_id == lesson_id, ~passed)))
-    return bool((await session.execute(stmt)).scalar_one())
+@cache
+def _progress_statement() -> AnySelect:
+    done = completions_of(_USER, _COURSE).subquery()
+    return select(done.c[0], lessons_total(_COURSE), done.c[1], *quiz_columns(_USER, _COURSE))
 
 
 def students_statement(course_id: int) -> tuple[AnySelect, Any]:

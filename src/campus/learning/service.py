@@ -18,7 +18,7 @@ from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.learning import repository
 from campus.models.accounts import User
-from campus.models.learning import Enrollment, EnrollmentStatus
+from campus.models.learning import EnrollmentStatus
 from campus.notifications import service as notifications
 from campus.operations import counters
 from campus.operations.activity import learner_active
@@ -69,8 +69,19 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrollmentRow:
+    """An enrollment as its endpoints answer with it (a row, not an ORM entity)."""
+
+    id: int
+    user_id: int
+    course_id: int
+    status: EnrollmentStatus
+    enrolled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class EnrollmentResult:
-    enrollment: Enrollment
+    enrollment: EnrollmentRow
     created: bool
 
 
@@ -84,53 +95,51 @@ async def _published_course(session: AsyncSession, actor: User, course_id: int) 
 async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) -> EnrollmentResult:
     """Enroll ``actor``: created (201) the first time, unchanged (200) after; never twice.
 
-    Uses the database's insert-on-conflict, so concurrent requests make one row.
+    One statement reads the published course and the active enrollment (an enrolled
+    learner's repeat costs just that); the enrollment itself is one insert-on-conflict,
+    so concurrent requests make one row.
     """
-    course = await _published_course(session, actor, course_id)
-    if course.price_cents > 0:
-        existing = await repository.get_enrollment(session, user_id=actor.id, course_id=course.id)
-        if existing is not None:
-            return EnrollmentResult(existing, created=False)
+    found = await repository.enrollment_gate(session, user_id=actor.id, course_id=course_id)
+    if found is None:
+        raise NotFound("Course not found.")
+    price_cents, currency, existing = found
+    if existing is not None:
+        return EnrollmentResult(EnrollmentRow(*existing), created=False)
+    if price_cents > 0:
         # A buyer who left the course comes back without paying again.
-        if await repository.holds_paid_purchase(session, user_id=actor.id, course_id=course.id):
-            return await _enroll(session, user_id=actor.id, course_id=course.id)
-        checkout = CHECKOUT_PATH.format(course_id=course.id)
+        if await repository.holds_paid_purchase(session, user_id=actor.id, course_id=course_id):
+            return await _enroll(session, user_id=actor.id, course_id=course_id)
+        checkout = CHECKOUT_PATH.format(course_id=course_id)
         raise PaymentRequired(
-            f"This course costs {course.price_cents / 100:.2f} {course.currency}; "
+            f"This course costs {price_cents / 100:.2f} {currency}; "
             f"buy it first with POST {checkout}.",
             checkout=checkout,
         )
-    return await _enroll(session, user_id=actor.id, course_id=course.id)
+    return await _enroll(session, user_id=actor.id, course_id=course_id)
 
 
 async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> EnrollmentResult:
     """Insert, reactivate, or keep the active enrollment: one row even under races."""
     now = utcnow()
-    created_id: int | None = None
-    enrollment: Enrollment | None = None
     # A concurrent leave can cancel the row between these statements (READ COMMITTED):
     # then this enroll, the later request, reactivates it again. A course deleted
     # meanwhile is a 404.
     for _ in range(ENROLL_ATTEMPTS):
         async with referenced_rows_may_vanish(session, NotFound("Course not found.")):
-            inserted = await repository.insert_enrollment_if_absent(
+            activated = await repository.activate_enrollment(
                 session, user_id=user_id, course_id=course_id, now=now
             )
-        if inserted is None:
-            inserted = await repository.reactivate_enrollment(
-                session, user_id=user_id, course_id=course_id, now=now
-            )
-        created_id = created_id or inserted
-        enrollment = await repository.get_enrollment(session, user_id=user_id, course_id=course_id)
-        if enrollment is not None:
-            break
-    if enrollment is None:
-        raise Conflict("The enrollment changed meanwhile; try again.", code="enrollment-changed")
-    if created_id is not None:
-        await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
-        after_commit(session, counters.ENROLLMENTS.inc)
-        after_commit(session, lambda: learner_active(user_id))
-    return EnrollmentResult(enrollment, created=created_id is not None)
+        if activated is not None:
+            await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
+            after_commit(session, counters.ENROLLMENTS.inc)
+            after_commit(session, lambda: learner_active(user_id))
+            return EnrollmentResult(EnrollmentRow(*activated), created=True)
+        existing = await repository.active_enrollment_row(
+            session, user_id=user_id, course_id=course_id
+        )
+        if existing is not None:
+            return EnrollmentResult(EnrollmentRow(*existing), created=False)
+    raise Conflict("The enrollment changed meanwhile; try again.", code="enrollment-changed")
 
 
 async def _tell_the_teacher(session: AsyncSession, *, user_id: int, course_id: int) -> None:
@@ -231,29 +240,38 @@ async def complete_lesson(
 
     ``quiz_passed``: called because the lesson's quiz was just passed (campus.assessments),
     which may complete the course even when the lesson was completed before its quiz
-    existed."""
-    course = await _require_enrollment(session, actor, course_id)
-    lesson = await course_service.get_readable_lesson(
-        session, actor, lesson_id=lesson_id, course_id=course.id
-    )
-    if await repository.quiz_blocks_completion(session, user_id=actor.id, lesson_id=lesson.id):
+    existed.
+
+    One statement on PostgreSQL checks course, enrollment, lesson and quiz, reads the
+    progress so far and inserts the completion if absent (:func:`repository.record_completion`).
+    """
+    now = utcnow()
+    # The lesson (or its course) may be deleted by its teacher while this runs: 404. That
+    # error ends the unit of work, so no savepoint is needed to go on after it.
+    async with referenced_rows_may_vanish(session, NotFound("Lesson not found."), savepoint=False):
+        gate, created = await repository.record_completion(
+            session, user_id=actor.id, course_id=course_id, lesson_id=lesson_id, now=now
+        )
+    if gate is None:
+        raise NotFound("Course not found.")
+    if not gate.enrolled:
+        raise Forbidden("Enroll in this course first.", code="enrollment-required")
+    if not gate.lesson_found:
+        raise NotFound("Lesson not found.")
+    if gate.quiz_blocks:
         raise Conflict(
             "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
         )
-    # The lesson (or its course) may be deleted by its teacher while this runs: 404.
-    async with referenced_rows_may_vanish(session, NotFound("Lesson not found.")):
-        created = await repository.insert_completion_if_absent(
-            session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
-        )
-    progress = Progress.of(
-        *await repository.progress_counts(session, user_id=actor.id, course_id=course.id)
-    )
+    last = gate.last_completed_at
+    if created and (last is None or now > last):
+        last = now
+    progress = Progress.of(gate.completed + created, gate.total, last, gate.quizzes)
     if created:
         after_commit(session, counters.LESSON_COMPLETIONS.inc)
         after_commit(session, lambda: learner_active(actor.id))
     if (created or quiz_passed) and progress.course_completed:
         # The certificate job checks again in its own unit of work and issues once.
-        enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course.id)
+        enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course_id)
     return progress
 
 

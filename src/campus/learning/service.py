@@ -14,6 +14,7 @@ from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
 from campus.jobs import enqueue
 from campus.kit.aftercommit import after_commit
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.learning import repository
@@ -77,7 +78,7 @@ class EnrollmentResult:
 async def _published_course(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course.is_published:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     return course
 
 
@@ -112,7 +113,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
     # then this enroll, the later request, reactivates it again. A course deleted
     # meanwhile is a 404.
     for _ in range(ENROLL_ATTEMPTS):
-        async with referenced_rows_may_vanish(session, NotFound("Course not found.")):
+        async with referenced_rows_may_vanish(session, NotFound(N_("Course not found."))):
             inserted = await repository.insert_enrollment_if_absent(
                 session, user_id=user_id, course_id=course_id, now=now
             )
@@ -125,7 +126,9 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
         if enrollment is not None:
             break
     if enrollment is None:
-        raise Conflict("The enrollment changed meanwhile; try again.", code="enrollment-changed")
+        raise Conflict(
+            N_("The enrollment changed meanwhile; try again."), code="enrollment-changed"
+        )
     if created_id is not None:
         await _tell_the_teacher(session, user_id=user_id, course_id=course_id)
         after_commit(session, counters.ENROLLMENTS.inc)
@@ -184,7 +187,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
     """Leave a course (completions are kept for a later return). Not enrolled: 404."""
     enrollment = await repository.get_enrollment(session, user_id=actor.id, course_id=course_id)
     if enrollment is None:
-        raise NotFound("You are not enrolled in this course.")
+        raise NotFound(N_("You are not enrolled in this course."))
     enrollment.status = EnrollmentStatus.CANCELLED
     await session.flush()
     access_changed_after_commit(session, user_ids=[actor.id])
@@ -193,7 +196,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
 async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
     course = await _published_course(session, actor, course_id)
     if await repository.get_enrollment(session, user_id=actor.id, course_id=course.id) is None:
-        raise Forbidden("Enroll in this course first.", code="enrollment-required")
+        raise Forbidden(N_("Enroll in this course first."), code="enrollment-required")
     return course
 
 
@@ -238,10 +241,10 @@ async def complete_lesson(
     )
     if await repository.quiz_blocks_completion(session, user_id=actor.id, lesson_id=lesson.id):
         raise Conflict(
-            "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
+            N_("This lesson has a quiz: pass it to complete the lesson."), code="quiz-not-passed"
         )
     # The lesson (or its course) may be deleted by its teacher while this runs: 404.
-    async with referenced_rows_may_vanish(session, NotFound("Lesson not found.")):
+    async with referenced_rows_may_vanish(session, NotFound(N_("Lesson not found."))):
         created = await repository.insert_completion_if_absent(
             session, user_id=actor.id, lesson_id=lesson.id, course_id=course.id, now=utcnow()
         )
@@ -316,7 +319,7 @@ async def list_students(
     """The course's active students with their progress: its teacher and admins only."""
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
-        raise Forbidden("Only the course's teacher or an admin can see its students.")
+        raise Forbidden(N_("Only the course's teacher or an admin can see its students."))
     page = await repository.list_students(session, course.id, params)
     page.items = [
         StudentRow(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -161,7 +162,7 @@ async def html_error_response(
     detail: str,
     headers: dict[str, str] | None = None,
     code: str | None = None,
-    variables: dict[str, object] | None = None,
+    variables: Mapping[str, object] | None = None,
 ) -> Response:
     """The error page, in the page's language: ``title`` and ``detail`` are the English
     messages as marked (``detail`` a template filled in from ``variables``)."""
@@ -200,7 +201,7 @@ async def _render(
     code: str | None,
     title: str | None = None,
     headers: dict[str, str] | None = None,
-    variables: dict[str, object] | None = None,
+    variables: Mapping[str, object] | None = None,
     **extra: Any,
 ) -> Response:
     """``detail`` is the message as marked, filled in from ``variables``: in English for

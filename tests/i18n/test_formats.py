@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from campus.errors import ValidationFailed
 from campus.kit import i18n
-from campus.kit.i18n import choose_locale, negotiate, use_locale
+from campus.kit.i18n import FileSize, choose_locale, negotiate, use_locale
 
 
 def plain(text: str) -> str:
@@ -119,3 +120,29 @@ def test_the_api_schema_lists_the_locales() -> None:
     from campus.accounts.schemas import Locale
 
     assert set(get_args(Locale)) == set(i18n.LOCALES)
+
+
+def test_an_errors_template_is_translated_then_filled_in_the_locales_formats() -> None:
+    """The exception keeps the marked template and its values apart: its ``detail`` is
+    the API's English, ``localized()`` the page's (numbers and sizes in its formats)."""
+    too_big = ValidationFailed(
+        "The image is %(size)s pixels; at most %(megapixels)s megapixels are accepted.",
+        variables={"size": "9000x9000", "megapixels": 40.5},
+    )
+    quota = ValidationFailed(
+        "Your uploads would take %(total)s, over your quota of %(quota)s. "
+        "Delete files you no longer use, then try again.",
+        variables={"total": FileSize(3 * 1024 * 1024), "quota": FileSize(2048)},
+    )
+    with use_locale("ru"):
+        assert too_big.detail.startswith("The image is 9000x9000 pixels; at most 40.5 mega")
+        assert plain(too_big.localized()) == (
+            "Изображение размером 9000x9000 пикселей слишком большое: "
+            "принимается не больше 40,5 Мп."
+        )
+        assert plain(quota.localized()).startswith(
+            "Ваши файлы заняли бы 3 МБ — больше вашей квоты в 2 кБ."
+        )
+        assert "3 MB, over your quota of 2 kB." in quota.detail
+        unmarked = ValidationFailed("Nobody translated this.")
+        assert unmarked.localized() == unmarked.detail == "Nobody translated this."

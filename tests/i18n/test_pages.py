@@ -197,6 +197,35 @@ async def test_the_api_stays_english(
         assert not re.search("[а-яА-Я]", text), text
 
 
+async def test_the_error_page_is_russian_and_the_problem_stays_english(
+    client: httpx.AsyncClient,
+) -> None:
+    """One request, two answers: the browser's page in its language (title by status,
+    the service's marked message translated), the problem+json in English."""
+    missing = "/courses/987654"
+    page = await client.get(missing, headers=RU)
+    assert page.status_code == 404
+    assert lang(page.text) == "ru"
+    assert "<h1>Не найдено</h1>" in page.text
+    assert '<p class="lead">Курс не найден.</p>' in page.text
+    for headers in ({"Accept": "application/json", "Accept-Language": "ru"}, RU):
+        url = missing if headers is not RU else "/api/v1" + missing
+        problem = (await client.get(url, headers=headers)).json()
+        assert (problem["title"], problem["detail"]) == ("Not Found", "Course not found.")
+    english = await client.get(missing, headers=EN)
+    assert "<h1>Not Found</h1>" in english.text
+    assert '<p class="lead">Course not found.</p>' in english.text
+    # The framework's errors too: an unknown path, and a message with a value in it.
+    unknown = await client.get("/no-such-page", headers=RU)
+    assert '<p class="lead">Такой страницы нет.</p>' in unknown.text
+    method = await client.request("PUT", "/login", headers=RU)
+    assert method.status_code == 405
+    assert "<h1>Метод не поддерживается</h1>" in method.text
+    assert "Метод PUT здесь не поддерживается." in method.text
+    problem = (await client.request("PUT", "/login", headers={"Accept-Language": "ru"})).json()
+    assert problem["detail"] == "Method PUT is not allowed here."
+
+
 async def test_page_errors_and_flashes_are_translated(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -14,7 +14,14 @@ from campus.kit.markdown import render
 from campus.models.media import Media
 from tests.courses.conftest import Actor
 from tests.factories import DEFAULT_PASSWORD, create_course
-from tests.media.conftest import SVG_WITH_SCRIPT, image_bytes, stored_files
+from tests.media.conftest import (
+    SVG_WITH_SCRIPT,
+    ClientFactory,
+    image_bytes,
+    pdf_bytes,
+    stored_files,
+    upload,
+)
 from tests.pagehelpers import HTML, csrf_from, sign_in
 
 
@@ -80,6 +87,64 @@ async def test_a_refused_upload_shows_its_reason_beside_the_field(
     assert missing.status_code == 422
     assert "Choose a file to upload." in missing.text
     assert stored_files(settings) == before
+    assert (await session.execute(select(func.count()).select_from(Media))).scalar_one() == 0
+
+
+RU = {**HTML, "Accept-Language": "ru-RU,ru;q=0.9"}
+
+
+def _field_error(html: str, field: str) -> str:
+    found = re.search(rf'<p class="error-text" id="e-{field}" role="alert">([^<]*)</p>', html)
+    assert found, f"no error beside {field}"
+    return found.group(1)
+
+
+async def test_a_refused_upload_is_explained_in_the_pages_language(
+    client_with: ClientFactory, session: AsyncSession, settings: Settings, teacher: Actor
+) -> None:
+    """Beside the field in Russian on a Russian page (a message with a value in the
+    locale's format too); the API's problem for the same file stays English."""
+    course = await create_course(session, teacher.user)
+    big = image_bytes("PNG", (200, 200), colour=None) + b"\x00" * 5000
+    async with client_with(media_max_upload_bytes=4096) as c:
+        await _signed_in(c, teacher)
+        manager = f"/teach/courses/{course.id}/media"
+        token = csrf_from((await c.get(manager, headers=RU)).text)
+        svg = await c.post(
+            manager,
+            data={"csrf_token": token},
+            files={"file": ("logo.png", SVG_WITH_SCRIPT, "image/png")},
+            headers=RU,
+        )
+        assert svg.status_code == 415
+        assert _field_error(svg.text, "file") == (
+            "Этот файл — изображение SVG: в нём могут быть скрипты, поэтому он не принимается. "
+            "Загрузите изображение PNG, JPEG, WebP или GIF либо PDF-файл."
+        )
+        too_large = await c.post(
+            manager, data={"csrf_token": token}, files={"file": ("a.png", big)}, headers=RU
+        )
+        assert too_large.status_code == 413
+        said = _field_error(too_large.text, "file").replace("\xa0", " ").replace("\u202f", " ")
+        assert said == "Файл больше 4 кБ — это предел для одной загрузки."
+        cover = await c.post(
+            f"/teach/courses/{course.id}/cover",
+            data={"csrf_token": token},
+            files={"cover": ("a.pdf", pdf_bytes(), "application/pdf")},
+            headers=RU,
+        )
+        assert cover.status_code == 415
+        assert _field_error(cover.text, "cover") == (
+            "Обложкой может быть только изображение PNG, JPEG, WebP или GIF."
+        )
+        api = await c.post(
+            f"/api/v1/courses/{course.id}/media",
+            headers={**teacher.headers, "Accept-Language": "ru"},
+            **upload(big),
+        )
+        assert api.status_code == 413
+        assert api.json()["title"] == "Content Too Large"
+        assert api.json()["detail"] == "The file is larger than 4 kB, the limit of one upload."
     assert (await session.execute(select(func.count()).select_from(Media))).scalar_one() == 0
 
 

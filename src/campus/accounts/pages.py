@@ -76,7 +76,7 @@ async def register_submit_page(page: WebPage, session: SessionDep) -> Response:
     except (ValidationError, CampusError) as exc:
         errors = field_errors(exc)
         if isinstance(exc, CampusError) and exc.code == "email-taken":
-            errors = {"email": _(exc.detail)}
+            errors = {"email": exc.localized()}
         shown = {"email": values["email"], "full_name": values["full_name"]}  # never the password
         status = exc.status if isinstance(exc, CampusError) else 422
         return page.render(
@@ -146,7 +146,7 @@ async def login_submit_page(
             "accounts/login.html",
             {
                 "values": {"email": values["email"]},
-                "errors": {"__all__": _(exc.detail)},
+                "errors": {"__all__": exc.localized()},
                 "next": target,
                 "oauth_providers": oauth_buttons(page, target),
             },
@@ -435,7 +435,7 @@ async def account_password_page(
         if not isinstance(exc, BadRequest):
             errors = field_errors(exc)
         if isinstance(exc, CampusError) and exc.code == "wrong-password":
-            errors = {"current_password": _(exc.detail)}
+            errors = {"current_password": exc.localized()}
         if not values["current_password"]:
             errors["current_password"] = _(CURRENT_PASSWORD_MISSING)
         if mismatch:
@@ -580,7 +580,7 @@ async def unlink_provider_page(
     try:
         await oauth.unlink_provider(session, page.settings, user, provider=provider)
     except (Conflict, NotFound) as exc:
-        return page.redirect(back, flash=_(exc.detail), kind="error")
+        return page.redirect(back, flash=exc.localized(), kind="error")
     return page.redirect(
         back, flash=_("%(provider)s is no longer linked to your account.", provider=label)
     )
@@ -653,7 +653,7 @@ async def admin_update_user_page(
     except ValidationError:
         return page.redirect(back, flash=_("Choose a valid role."), kind="error")
     except Conflict as exc:
-        return page.redirect(back, flash=_(exc.detail), kind="error")
+        return page.redirect(back, flash=exc.localized(), kind="error")
     role_label = _(ROLE_LABELS[user.role]).lower()
     text = (
         _("%(name)s is now %(role)s, active.", name=user.full_name, role=role_label)

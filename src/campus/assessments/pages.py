@@ -76,7 +76,7 @@ async def _render_quiz(
     course = await course_service.get_course(session, user, course_id=course_id)
     quiz = await service.get_lesson_quiz(session, user, lesson_id=lesson_id)
     if quiz["course_id"] != course.id:
-        raise NotFound("This lesson has no quiz.")
+        raise NotFound(N_("This lesson has no quiz."))
     attempts = await service.list_my_attempts(session, user, quiz_id=quiz["id"])
     open_attempt = next((a for a in attempts if a["status"] == "open"), None)
     remaining = None
@@ -113,7 +113,7 @@ async def start_attempt_page(
     try:
         await service.start_attempt(session, user, quiz_id=quiz["id"])
     except Conflict as exc:
-        return page.redirect(_quiz_url(course_id, lesson_id), flash=exc.detail, kind="error")
+        return page.redirect(_quiz_url(course_id, lesson_id), flash=exc.localized(), kind="error")
     return page.redirect(_quiz_url(course_id, lesson_id) + "#attempt")
 
 
@@ -168,11 +168,13 @@ async def submit_attempt_page(
             body = Submission.model_validate({"answers": answers})
             await service.submit_attempt(session, user, attempt_id=attempt_id, answers=body.answers)
         except Conflict as exc:
-            return page.redirect(_quiz_url(course_id, lesson_id), flash=exc.detail, kind="error")
+            return page.redirect(
+                _quiz_url(course_id, lesson_id), flash=exc.localized(), kind="error"
+            )
         except ValidationError:
             errors = {"__all__": _("Some answers are too long or not valid; check them.")}
         except ValidationFailed as exc:
-            errors = {"__all__": exc.detail}
+            errors = {"__all__": exc.localized()}
     if errors:
         return await _render_quiz(
             page,
@@ -387,7 +389,7 @@ async def move_question_page(
     quiz = await service.get_quiz(session, user, quiz_id=quiz_id)
     ids = [q["id"] for q in quiz["questions"]]
     if question_id not in ids:
-        raise NotFound("Question not found.")
+        raise NotFound(N_("Question not found."))
     i = ids.index(question_id)
     j = i - 1 if form.get("direction") == "up" else i + 1
     if 0 <= j < len(ids):

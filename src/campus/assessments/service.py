@@ -31,6 +31,7 @@ from campus.assessments.schemas import (
 from campus.courses import service as course_service
 from campus.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.learning import service as learning_service
@@ -118,7 +119,7 @@ async def _manage_course(session: AsyncSession, actor: User, course_id: int) -> 
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
         raise Forbidden(
-            "Only the course's teacher or an admin can see or change its quizzes.",
+            N_("Only the course's teacher or an admin can see or change its quizzes."),
             code="quiz-manage-forbidden",
         )
 
@@ -126,7 +127,7 @@ async def _manage_course(session: AsyncSession, actor: User, course_id: int) -> 
 async def _managed_quiz(session: AsyncSession, actor: User, quiz_id: int) -> Quiz:
     quiz = await repository.get_quiz(session, quiz_id)
     if quiz is None:
-        raise NotFound("Quiz not found.")
+        raise NotFound(N_("Quiz not found."))
     await _manage_course(session, actor, quiz.course_id)
     return quiz
 
@@ -154,7 +155,7 @@ async def create_quiz(
     await _manage_course(session, actor, lesson.course_id)
     quiz = Quiz(lesson_id=lesson.id, course_id=lesson.course_id, **data.model_dump())
     if not await repository.add_quiz(session, quiz):
-        raise Conflict("This lesson has a quiz already.", code="quiz-exists")
+        raise Conflict(N_("This lesson has a quiz already."), code="quiz-exists")
     return await _full_view(session, quiz)
 
 
@@ -226,7 +227,7 @@ async def update_question(
     quiz = await _managed_quiz(session, actor, quiz_id)
     question = await repository.get_question(session, quiz.id, question_id)
     if question is None:
-        raise NotFound("Question not found.")
+        raise NotFound(N_("Question not found."))
     current = dict(await repository.questions_with_options(session, quiz.id))
     merged: dict[str, Any] = {
         "kind": question.kind,
@@ -280,7 +281,7 @@ async def delete_question(
     quiz = await _managed_quiz(session, actor, quiz_id)
     question = await repository.get_question(session, quiz.id, question_id)
     if question is None:
-        raise NotFound("Question not found.")
+        raise NotFound(N_("Question not found."))
     position = question.position
     await repository.delete_question(session, question)
     await repository.shift_questions(session, quiz.id, from_position=position + 1, by=-1)
@@ -327,7 +328,7 @@ async def get_lesson_quiz(session: AsyncSession, actor: User, *, lesson_id: int)
     lesson = await course_service.get_readable_lesson(session, actor, lesson_id=lesson_id)
     quiz = await repository.get_quiz_of_lesson(session, lesson.id)
     if quiz is None:
-        raise NotFound("This lesson has no quiz.")
+        raise NotFound(N_("This lesson has no quiz."))
     return await _learner_view(session, actor, quiz)
 
 
@@ -364,10 +365,10 @@ async def start_attempt(session: AsyncSession, actor: User, *, quiz_id: int) -> 
     """Start an attempt (201), or return the one still open (200). Beyond the limit: 409."""
     quiz = await repository.get_quiz(session, quiz_id)
     if quiz is None:
-        raise NotFound("Quiz not found.")
+        raise NotFound(N_("Quiz not found."))
     await _require_learner(session, actor, quiz)
     if await repository.question_count(session, quiz.id) == 0:
-        raise Conflict("This quiz has no questions yet.", code="quiz-empty")
+        raise Conflict(N_("This quiz has no questions yet."), code="quiz-empty")
     now = utcnow()
     attempts = await repository.attempts_of(session, quiz_id=quiz.id, user_id=actor.id)
     standing = _standing(attempts, now)
@@ -375,8 +376,9 @@ async def start_attempt(session: AsyncSession, actor: User, *, quiz_id: int) -> 
         return StartResult(_attempt_view(standing.open_attempt, quiz, None, now), created=False)
     if quiz.attempt_limit is not None and standing.used >= quiz.attempt_limit:
         raise Conflict(
-            f"You have used all {quiz.attempt_limit} attempts at this quiz.",
+            N_("You have used all %(limit)s attempts at this quiz."),
             code="attempt-limit-reached",
+            variables={"limit": quiz.attempt_limit},
         )
     deadline = None
     if quiz.time_limit_seconds is not None:
@@ -391,7 +393,7 @@ async def start_attempt(session: AsyncSession, actor: User, *, quiz_id: int) -> 
     )
     if attempt is None:
         raise Conflict(
-            "Another attempt at this quiz was started at the same moment; reload it.",
+            N_("Another attempt at this quiz was started at the same moment; reload it."),
             code="attempt-conflict",
         )
     return StartResult(_attempt_view(attempt, quiz, None, now), created=True)
@@ -402,7 +404,7 @@ async def list_my_attempts(
 ) -> list[dict[str, Any]]:
     quiz = await repository.get_quiz(session, quiz_id)
     if quiz is None:
-        raise NotFound("Quiz not found.")
+        raise NotFound(N_("Quiz not found."))
     await course_service.get_readable_lesson(
         session, actor, lesson_id=quiz.lesson_id, course_id=quiz.course_id
     )
@@ -417,14 +419,14 @@ async def _attempt_in_reach(
 ) -> tuple[QuizAttempt, Quiz, bool]:
     attempt = await repository.get_attempt(session, attempt_id)
     if attempt is None:
-        raise NotFound("Attempt not found.")
+        raise NotFound(N_("Attempt not found."))
     quiz = await repository.get_quiz(session, attempt.quiz_id)
     assert quiz is not None  # attempts go with their quiz (ON DELETE CASCADE)
     if attempt.user_id == actor.id:
         return attempt, quiz, False
     if await _may_manage(session, actor, quiz.course_id):
         return attempt, quiz, True
-    raise Forbidden("This is another learner's attempt.", code="not-your-attempt")
+    raise Forbidden(N_("This is another learner's attempt."), code="not-your-attempt")
 
 
 async def get_quiz_of_lesson_for_teacher(
@@ -530,15 +532,15 @@ async def submit_attempt(
     answers that do not fit the quiz: 422; nothing is stored in any of these cases."""
     attempt = await repository.get_attempt(session, attempt_id)
     if attempt is None:
-        raise NotFound("Attempt not found.")
+        raise NotFound(N_("Attempt not found."))
     if attempt.user_id != actor.id:
-        raise Forbidden("This is another learner's attempt.", code="not-your-attempt")
+        raise Forbidden(N_("This is another learner's attempt."), code="not-your-attempt")
     now = utcnow()
     status = attempt_status(attempt, now)
     if status == "submitted":
-        raise Conflict("This attempt was submitted already.", code="attempt-submitted")
+        raise Conflict(N_("This attempt was submitted already."), code="attempt-submitted")
     if status == "expired":
-        raise Conflict("The time for this attempt ran out.", code="attempt-expired")
+        raise Conflict(N_("The time for this attempt ran out."), code="attempt-expired")
     quiz = await repository.get_quiz(session, attempt.quiz_id)
     assert quiz is not None
     await _require_learner(session, actor, quiz)
@@ -565,7 +567,7 @@ async def submit_attempt(
         answers=stored,
         results=result.results,
     ):
-        raise Conflict("This attempt was submitted already.", code="attempt-submitted")
+        raise Conflict(N_("This attempt was submitted already."), code="attempt-submitted")
     if result.passed:
         await learning_service.complete_lesson(
             session,
@@ -681,7 +683,7 @@ async def _gradebook_course(session: AsyncSession, actor: User, course_id: int) 
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
         raise Forbidden(
-            "Only the course's teacher or an admin can see its gradebook.",
+            N_("Only the course's teacher or an admin can see its gradebook."),
             code="gradebook-forbidden",
         )
     return course

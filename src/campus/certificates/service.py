@@ -29,6 +29,7 @@ from campus.certificates import pdf, repository, signing
 from campus.config import Settings
 from campus.errors import Conflict, Forbidden, NotFound
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams, make_page_params
 from campus.learning import service as learning_service
@@ -178,7 +179,7 @@ async def get_certificate(session: AsyncSession, *, code: str) -> Certificate:
     """The certificate with this code, for anyone; unknown or malformed: 404."""
     found = await repository.get_by_code(session, code) if is_code(code) else None
     if found is None:
-        raise NotFound("Certificate not found.")
+        raise NotFound(N_("Certificate not found."))
     return found
 
 
@@ -249,13 +250,13 @@ async def revoke_certificate(
 ) -> Certificate:
     """An admin revokes a certificate. Others: 403; unknown code: 404; revoked: 409."""
     if not may_revoke(actor):
-        raise Forbidden("Only an admin can revoke a certificate.", code="admin-required")
+        raise Forbidden(N_("Only an admin can revoke a certificate."), code="admin-required")
     certificate = await get_certificate(session, code=code)
     changed = await repository.revoke(
         session, now=utcnow(), reason=reason, certificate_id=certificate.id
     )
     if not changed:
-        raise Conflict("This certificate was revoked already.", code="certificate-revoked")
+        raise Conflict(N_("This certificate was revoked already."), code="certificate-revoked")
     revoked = await repository.get_by_id(session, certificate.id)
     assert revoked is not None
     await _tell_revoked(session, revoked)

@@ -100,5 +100,5 @@ async def delete_chat_message_page(
     except CampusError as exc:
         if exc.status != 403:
             raise
-        return page.redirect(f"/courses/{course_id}/chat", flash=exc.detail, kind="error")
+        return page.redirect(f"/courses/{course_id}/chat", flash=exc.localized(), kind="error")
     return page.redirect(f"/courses/{course_id}/chat", flash=_("Message deleted."))

@@ -25,6 +25,7 @@ from campus.config import Settings
 from campus.courses import service as course_service
 from campus.errors import Forbidden, NotFound
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
@@ -125,20 +126,20 @@ async def _own_or_moderated(
     course = await course_service.get_participating_course(session, actor, course_id=course_id)
     found = await repository.get_message(session, course_id=course.id, message_id=message_id)
     if found is None:
-        raise NotFound("Message not found.")
+        raise NotFound(N_("Message not found."))
     message, author_name = found
     if moderation and course_service.can_manage(actor, course):
         return message, author_name
     if message.author_id != actor.id:
         raise Forbidden(
-            "Only the author may edit a message; the course's teacher and admins may delete it."
+            N_("Only the author may edit a message; the course's teacher and admins may delete it.")
         )
     window = timedelta(minutes=settings.chat_edit_window_minutes)
     if utcnow() - message.created_at > window:
         raise Forbidden(
-            f"A message can be changed for {settings.chat_edit_window_minutes} minutes after "
-            "it was posted.",
+            N_("A message can be changed for %(minutes)s minutes after it was posted."),
             code="edit-window-closed",
+            variables={"minutes": settings.chat_edit_window_minutes},
         )
     return message, author_name
 

@@ -215,7 +215,7 @@ async def lesson_page(
         locked = "sign-in" if isinstance(exc, Unauthenticated) else "enroll"
         return page.render(
             "courses/lesson_locked.html",
-            {**context, "locked": locked, "detail": exc.detail},
+            {**context, "locked": locked, "detail": exc.localized()},
             status_code=403,
         )
     quiz_id = await assessments_service.find_lesson_quiz_id(session, lesson_id=lesson.id)

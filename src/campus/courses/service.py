@@ -26,6 +26,7 @@ from campus.errors import Conflict, Forbidden, NotFound, Unauthenticated, Valida
 from campus.jobs import enqueue
 from campus.kit import markdown
 from campus.kit.aftercommit import after_commit
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User, UserRole
@@ -37,7 +38,7 @@ from campus.realtime.broadcast import access_changed_after_commit
 DERIVED_SLUG_MAX = SLUG_MAX - 12
 SLUG_ATTEMPTS = 8
 FALLBACK_SLUG = "course"
-COURSE_GONE = "Course not found."
+COURSE_GONE = N_("Course not found.")
 # The media domain's job that deletes the files of deleted courses (by name: no import).
 MEDIA_PURGE_JOB = "media.purge"
 
@@ -85,7 +86,7 @@ def viewer_scope(actor: User | None) -> tuple[Any, ...]:
 async def get_course(session: AsyncSession, actor: User | None, *, course_id: int) -> CourseCard:
     course = await repository.get_course_card(session, actor, course_id)
     if course is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     return course
 
 
@@ -93,7 +94,7 @@ async def get_managed_course(session: AsyncSession, actor: User, *, course_id: i
     """A course as its editor shows it: invisible -> 404, visible but not ``actor``'s -> 403."""
     course = await get_course(session, actor, course_id=course_id)
     if not can_manage(actor, course):
-        raise Forbidden("Only the course's teacher or an admin may change it.")
+        raise Forbidden(N_("Only the course's teacher or an admin may change it."))
     return course
 
 
@@ -109,9 +110,9 @@ async def _managed_course(session: AsyncSession, actor: User, course_id: int) ->
     """The course if ``actor`` may change it: invisible -> 404, visible but not theirs -> 403."""
     course = await repository.get_visible_course(session, actor, course_id)
     if course is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     if not can_manage(actor, course):
-        raise Forbidden("Only the course's teacher or an admin may change it.")
+        raise Forbidden(N_("Only the course's teacher or an admin may change it."))
     return course
 
 
@@ -253,7 +254,7 @@ async def list_lessons(
 ) -> PageResult[Lesson]:
     """The course's lessons in order (without content) for anyone who can see the course."""
     if await repository.get_visible_course(session, actor, course_id) is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     return await repository.list_lessons(session, course_id, page)
 
 
@@ -270,7 +271,7 @@ async def get_readable_lesson(
         session, actor, lesson_id=lesson_id, course_id=course_id
     )
     if found is None:
-        raise NotFound("Lesson not found.")
+        raise NotFound(N_("Lesson not found."))
     lesson, course = found
     if lesson.is_preview or can_manage(actor, course):
         return lesson
@@ -278,7 +279,7 @@ async def get_readable_lesson(
         raise Unauthenticated("Sign in to read this lesson.")
     if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
         return lesson
-    raise Forbidden("Enroll in this course to read this lesson.", code="enrollment-required")
+    raise Forbidden(N_("Enroll in this course to read this lesson."), code="enrollment-required")
 
 
 async def get_participating_course(session: AsyncSession, actor: User, *, course_id: int) -> Course:
@@ -289,13 +290,13 @@ async def get_participating_course(session: AsyncSession, actor: User, *, course
     """
     course = await repository.get_visible_course(session, actor, course_id)
     if course is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     if can_manage(actor, course):
         return course
     if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
         return course
     raise Forbidden(
-        "Only the course's teacher, admins and its enrolled students take part in it.",
+        N_("Only the course's teacher, admins and its enrolled students take part in it."),
         code="enrollment-required",
     )
 
@@ -336,7 +337,7 @@ async def _managed_lesson(
         raise NotFound(COURSE_GONE)
     lesson = await repository.get_course_lesson(session, course_id=course.id, lesson_id=lesson_id)
     if lesson is None:
-        raise NotFound("Lesson not found.")
+        raise NotFound(N_("Lesson not found."))
     return lesson
 
 

@@ -1,9 +1,14 @@
-"""The ONLY place where errors become HTTP: RFC 9457 problem+json or an HTML error page."""
+"""The ONLY place where errors become HTTP: RFC 9457 problem+json or an HTML error page.
+
+The problem is English (for developers); the HTML error page is in the page's language:
+its title by status, its detail the marked message's translation (``CampusError.localized``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import http
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -28,6 +33,7 @@ from campus.http.identity import SESSION_COOKIE
 from campus.http.net import is_https
 from campus.http.web import load_page_state, login_url, page_state, request_locale, templates
 from campus.kit import i18n
+from campus.kit.i18n import N_
 from campus.log import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -38,6 +44,36 @@ SECRET_FIELDS = frozenset(
 
 logger = get_logger("campus.http")
 busy_logger = get_logger("campus.db")
+
+
+# The titles of the statuses Campus answers with (also those raised by the framework,
+# e.g. an unknown path's 404 or a 405), marked for the error page.
+STATUS_TITLES: dict[int, str] = {
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    402: N_("Payment Required"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    409: N_("Conflict"),
+    413: N_("Content Too Large"),
+    415: N_("Unsupported Media Type"),
+    422: N_("Unprocessable Content"),
+    429: N_("Too Many Requests"),
+    500: N_("Internal Server Error"),
+    502: N_("Bad Gateway"),
+    503: N_("Service Unavailable"),
+}
+
+
+def status_title(status: int) -> str:
+    """The reason phrase of ``status`` (``Not Found``), marked when Campus answers with it."""
+    if status in STATUS_TITLES:
+        return STATUS_TITLES[status]
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def problem_type(code: str | None) -> str:
@@ -53,10 +89,7 @@ def problem_payload(
     title: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    try:
-        default_title = http.HTTPStatus(status).phrase
-    except ValueError:
-        default_title = "Error"
+    default_title = status_title(status)
     body: dict[str, Any] = {
         "type": problem_type(code),
         "title": title or default_title,
@@ -129,10 +162,15 @@ async def html_error_response(
     detail: str,
     headers: dict[str, str] | None = None,
     code: str | None = None,
+    variables: Mapping[str, object] | None = None,
 ) -> Response:
+    """The error page, in the page's language: ``title`` and ``detail`` are the English
+    messages as marked (``detail`` a template filled in from ``variables``)."""
     await _error_viewer(request, status)
     if page_state(request) is None:  # the page layer had not settled it: the viewer's, else
         i18n.set_locale(request_locale(request, getattr(request.state, "error_viewer", None)))
+    title = i18n.gettext(title)
+    detail = i18n.translate(detail, variables)
     try:
         return templates.TemplateResponse(
             request,
@@ -163,17 +201,25 @@ async def _render(
     code: str | None,
     title: str | None = None,
     headers: dict[str, str] | None = None,
+    variables: Mapping[str, object] | None = None,
     **extra: Any,
 ) -> Response:
+    """``detail`` is the message as marked, filled in from ``variables``: in English for
+    the API, in the page's language on the error page."""
     if wants_html(request.url.path, request.headers.get("accept", "")):
-        phrase = title or http.HTTPStatus(status).phrase
         return await html_error_response(
-            request, status=status, title=phrase, detail=detail, headers=headers, code=code
+            request,
+            status=status,
+            title=title or status_title(status),
+            detail=detail,
+            headers=headers,
+            code=code,
+            variables=variables,
         )
     payload = problem_payload(
         status=status,
         instance=request.url.path,
-        detail=detail,
+        detail=i18n.english(detail, variables),
         code=code,
         title=title,
         **extra,
@@ -207,7 +253,12 @@ async def campus_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Forbidden) and exc.code == "csrf-failed":
         # Page forms only: always the friendly HTML page, whatever the Accept header.
         return await html_error_response(
-            request, status=403, title="Form expired", detail=exc.detail, code=exc.code
+            request,
+            status=403,
+            title=N_("Form expired"),
+            detail=exc.message,
+            code=exc.code,
+            variables=exc.variables,
         )
     extra = dict(exc.extra)
     if isinstance(exc, ValidationFailed):
@@ -215,10 +266,11 @@ async def campus_error_handler(request: Request, exc: Exception) -> Response:
     return await _render(
         request,
         status=exc.status,
-        detail=exc.detail,
+        detail=exc.message,
         code=exc.code,
         title=exc.title,
         headers=exc.headers,
+        variables=exc.variables,
         **extra,
     )
 
@@ -230,9 +282,12 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return await _render(
         request,
         status=422,
-        detail=f"The request is not valid: {fields}." if fields else "The request is not valid.",
+        detail=N_("The request is not valid: %(fields)s.")
+        if fields
+        else N_("The request is not valid."),
         code="validation-error",
-        title="Unprocessable Content",
+        title=ValidationFailed.title,
+        variables={"fields": fields} if fields else None,
         errors=errors,
     )
 
@@ -240,13 +295,13 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    phrase = http.HTTPStatus(status).phrase
+    phrase = status_title(status)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
-    if detail is None:
-        detail = {
-            404: "No such resource.",
-            405: f"Method {request.method} is not allowed here.",
-        }.get(status, phrase)
+    variables: dict[str, object] | None = None
+    if detail is None and status == 405:
+        detail, variables = N_("Method %(method)s is not allowed here."), {"method": request.method}
+    elif detail is None:
+        detail = N_("No such resource.") if status == 404 else phrase
     return await _render(
         request,
         status=status,
@@ -254,6 +309,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         code=None,
         title=phrase,
         headers=dict(exc.headers or {}),
+        variables=variables,
     )
 
 

@@ -7,7 +7,8 @@ Every page module uses these, so a form behaves the same everywhere:
 - :func:`parse_form` validates a dict with a schema (the one the API uses) and raises
   :class:`FormInvalid` with the errors by field;
 - :func:`field_errors` words a schema or service error for people (never echoing input),
-  in the page's language (a service's English message is looked up in the catalog);
+  in the page's language (a service's marked message is looked up in the catalog,
+  ``CampusError.localized``);
 - :func:`choice` checks a value against a list of choices (filters, selects);
 - :func:`parse_money` reads an amount such as ``19.99`` into cents.
 """
@@ -135,7 +136,10 @@ def field_errors(exc: ValidationError | CampusError) -> dict[str, str]:
     for err in raw:
         names = [part for part in err.get("loc", ()) if isinstance(part, str) and part != "body"]
         key = names[-1] if names else "__all__"
-        errors.setdefault(key, _message(err))
+        if isinstance(exc, CampusError) and exc.variables and err.get("msg") == exc.detail:
+            errors.setdefault(key, exc.localized())  # the template's translation, filled in
+        else:
+            errors.setdefault(key, _message(err))
     if not errors and isinstance(exc, CampusError):
-        errors["__all__"] = gettext(exc.detail)
+        errors["__all__"] = exc.localized()
     return errors

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campus.config import Settings
 from campus.errors import Forbidden, Unauthenticated
 from campus.http.deps import SessionDep
+from campus.kit.i18n import N_
 from campus.models.accounts import User, UserRole
 
 API_PATH_PREFIX = "/api/"
@@ -161,7 +162,7 @@ def require_role(*roles: UserRole) -> Callable[..., Coroutine[Any, Any, User]]:
     async def dependency(request: Request, session: SessionDep, token: TokenDep) -> User:
         user = (await get_current_auth(request, session, token)).user
         if user.role not in allowed:
-            raise Forbidden("You do not have permission to do this.")
+            raise Forbidden(N_("You do not have permission to do this."))
         return user
 
     return dependency

@@ -24,6 +24,7 @@ from campus.http.errors import (
 from campus.http.net import client_ip, is_https
 from campus.http.web import visitor_locale
 from campus.kit import i18n
+from campus.kit.i18n import N_
 from campus.log import get_logger
 from campus.sentry import report_exception
 
@@ -134,8 +135,9 @@ class RequestContextMiddleware:
             return await html_error_response(
                 Request(scope),
                 status=500,
-                title="Something went wrong",
-                detail=f"An unexpected error occurred. Request id: {request_id}.",
+                title=N_("Something went wrong"),
+                detail=N_("An unexpected error occurred. Request id: %(request_id)s."),
+                variables={"request_id": request_id},
             )
         return problem_response(unexpected_error_payload(path, request_id))
 

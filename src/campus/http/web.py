@@ -50,6 +50,7 @@ from campus.http.identity import (
 from campus.http.net import client_ip, is_https
 from campus.http.templates import TEMPLATES_DIR, install_filters
 from campus.kit import i18n
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams, make_page_params, numbered_page
 from campus.models.accounts import User
@@ -62,7 +63,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _PAD_BYTES = 32
 FLASH_KINDS = frozenset({"success", "info", "error"})
-CSRF_FAILED = (
+CSRF_FAILED = N_(
     "This form has expired or did not come from this site, so it was not sent. "
     "Go back, reload the page and try again."
 )

@@ -19,7 +19,7 @@ formats of dates, relative times, numbers and prices (Babel).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, date, datetime, timedelta
@@ -138,6 +138,36 @@ def warm_up() -> None:
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention
     """Mark ``message`` for extraction only; ``gettext(message)`` translates it later."""
     return message
+
+
+class FileSize(int):
+    """A number of bytes that a message shows as a size: ``2 kB`` / ``2 кБ``."""
+
+
+def _shown(value: object) -> object:
+    """A message's variable in the locale's format: a :class:`FileSize` as a size, a
+    number with the locale's digits (``1 234``, ``0,5``), anything else as it is."""
+    if isinstance(value, FileSize):
+        return format_filesize(value)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return format_number(value)
+    return value
+
+
+def translate(message: str, variables: Mapping[str, object] | None = None) -> str:
+    """A marked message template (``"The file is larger than %(limit)s."``) in the locale
+    in progress, then its ``variables`` filled in, in the locale's formats (``_shown``)."""
+    text = translations(current_locale()).gettext(message)
+    return text % {name: _shown(value) for name, value in variables.items()} if variables else text
+
+
+def english(message: str, variables: Mapping[str, object] | None = None) -> str:
+    """``message`` filled in as the English API says it, whatever the locale in progress
+    (English is the source language: the message is its own text)."""
+    if not variables:
+        return message
+    with use_locale(DEFAULT_LOCALE):
+        return translate(message, variables)
 
 
 def labelled(items: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from campus.errors import Conflict, Forbidden, NotFound, PaymentRequired
 from campus.jobs import enqueue
 from campus.kit.aftercommit import after_commit
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.learning import repository
@@ -88,7 +89,7 @@ class EnrollmentResult:
 async def _published_course(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course.is_published:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     return course
 
 
@@ -101,7 +102,7 @@ async def enroll_student(session: AsyncSession, actor: User, *, course_id: int) 
     """
     found = await repository.enrollment_gate(session, user_id=actor.id, course_id=course_id)
     if found is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     price_cents, currency, existing = found
     if existing is not None:
         return EnrollmentResult(EnrollmentRow(*existing), created=False)
@@ -125,7 +126,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
     # then this enroll, the later request, reactivates it again. A course deleted
     # meanwhile is a 404.
     for _ in range(ENROLL_ATTEMPTS):
-        async with referenced_rows_may_vanish(session, NotFound("Course not found.")):
+        async with referenced_rows_may_vanish(session, NotFound(N_("Course not found."))):
             activated = await repository.activate_enrollment(
                 session, user_id=user_id, course_id=course_id, now=now
             )
@@ -139,7 +140,7 @@ async def _enroll(session: AsyncSession, *, user_id: int, course_id: int) -> Enr
         )
         if existing is not None:
             return EnrollmentResult(EnrollmentRow(*existing), created=False)
-    raise Conflict("The enrollment changed meanwhile; try again.", code="enrollment-changed")
+    raise Conflict(N_("The enrollment changed meanwhile; try again."), code="enrollment-changed")
 
 
 async def _tell_the_teacher(session: AsyncSession, *, user_id: int, course_id: int) -> None:
@@ -193,7 +194,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
     """Leave a course (completions are kept for a later return). Not enrolled: 404."""
     enrollment = await repository.get_enrollment(session, user_id=actor.id, course_id=course_id)
     if enrollment is None:
-        raise NotFound("You are not enrolled in this course.")
+        raise NotFound(N_("You are not enrolled in this course."))
     enrollment.status = EnrollmentStatus.CANCELLED
     await session.flush()
     access_changed_after_commit(session, user_ids=[actor.id])
@@ -202,7 +203,7 @@ async def unenroll_student(session: AsyncSession, actor: User, *, course_id: int
 async def _require_enrollment(session: AsyncSession, actor: User, course_id: int) -> CourseCard:
     course = await _published_course(session, actor, course_id)
     if await repository.get_enrollment(session, user_id=actor.id, course_id=course.id) is None:
-        raise Forbidden("Enroll in this course first.", code="enrollment-required")
+        raise Forbidden(N_("Enroll in this course first."), code="enrollment-required")
     return course
 
 
@@ -248,19 +249,21 @@ async def complete_lesson(
     now = utcnow()
     # The lesson (or its course) may be deleted by its teacher while this runs: 404. That
     # error ends the unit of work, so no savepoint is needed to go on after it.
-    async with referenced_rows_may_vanish(session, NotFound("Lesson not found."), savepoint=False):
+    async with referenced_rows_may_vanish(
+        session, NotFound(N_("Lesson not found.")), savepoint=False
+    ):
         gate, created = await repository.record_completion(
             session, user_id=actor.id, course_id=course_id, lesson_id=lesson_id, now=now
         )
     if gate is None:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     if not gate.enrolled:
-        raise Forbidden("Enroll in this course first.", code="enrollment-required")
+        raise Forbidden(N_("Enroll in this course first."), code="enrollment-required")
     if not gate.lesson_found:
-        raise NotFound("Lesson not found.")
+        raise NotFound(N_("Lesson not found."))
     if gate.quiz_blocks:
         raise Conflict(
-            "This lesson has a quiz: pass it to complete the lesson.", code="quiz-not-passed"
+            N_("This lesson has a quiz: pass it to complete the lesson."), code="quiz-not-passed"
         )
     last = gate.last_completed_at
     if created and (last is None or now > last):
@@ -334,7 +337,7 @@ async def list_students(
     """The course's active students with their progress: its teacher and admins only."""
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course_service.can_manage(actor, course):
-        raise Forbidden("Only the course's teacher or an admin can see its students.")
+        raise Forbidden(N_("Only the course's teacher or an admin can see its students."))
     page = await repository.list_students(session, course.id, params)
     page.items = [
         StudentRow(

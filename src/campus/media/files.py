@@ -8,6 +8,9 @@ to fit ``max_dimension`` — with a WebP thumbnail. Their pixel count is checked
 header before anything is decoded, so a decompression bomb costs nothing. PDFs are
 parsed by pypdf (a damaged one is refused) and stored as sent.
 
+Every refusal is a message marked for the catalogs (its values kept apart,
+``variables``), so a teacher's page shows it in their language; the API's is English.
+
 Pure and synchronous: the service runs :func:`process` in a worker thread.
 """
 
@@ -24,6 +27,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from campus.errors import UnsupportedMediaType, ValidationFailed
+from campus.kit.i18n import N_
 from campus.models.media import FILENAME_MAX, MediaKind
 
 ACCEPTED = "PNG, JPEG, WebP or GIF images and PDF files"
@@ -66,14 +70,43 @@ class Processed:
         return len(self.data) + len(self.thumbnail or b"")
 
 
+# What a refused file is told; the kinds accepted are ACCEPTED, written out in each
+# message so that each is one sentence to translate.
+SVG_REFUSED = N_(
+    "This file is an SVG image, which can carry scripts and is not accepted. "
+    "Upload PNG, JPEG, WebP or GIF images and PDF files."
+)
+HTML_REFUSED = N_(
+    "This file is an HTML page, whatever its name says. "
+    "Upload PNG, JPEG, WebP or GIF images and PDF files."
+)
+KIND_REFUSED = N_(
+    "This kind of file is not accepted. Upload PNG, JPEG, WebP or GIF images and PDF files."
+)
+COVER_NOT_AN_IMAGE = N_("A cover must be a PNG, JPEG, WebP or GIF image.")
+DAMAGED_IMAGE = N_("The image is damaged or not a real image.")
+INCOMPLETE_IMAGE = N_("The image is damaged or incomplete.")
+MISMATCHED_IMAGE = N_("The image's content does not match its format.")
+TOO_MANY_PIXELS = N_(
+    "The image is %(size)s pixels; at most %(megapixels)s megapixels are accepted."
+)
+BOMB = N_("The image has too many pixels; at most %(megapixels)s megapixels are accepted.")
+ENCRYPTED_PDF = N_("Password-protected PDFs are not accepted.")
+EMPTY_PDF = N_("The PDF has no pages.")
+DAMAGED_PDF = N_("The PDF is damaged or incomplete.")
+EMPTY_FILE = N_("The file is empty.")
+
+
 def _refused(detail: str) -> UnsupportedMediaType:
     return UnsupportedMediaType(detail)
 
 
-def _invalid(detail: str, code: str) -> ValidationFailed:
-    return ValidationFailed(
-        detail, code=code, errors=[{"loc": ["body", "file"], "msg": detail, "type": code}]
-    )
+def _invalid(
+    detail: str, code: str, variables: dict[str, object] | None = None
+) -> ValidationFailed:
+    error = ValidationFailed(detail, code=code, variables=variables)
+    error.errors = [{"loc": ["body", "file"], "msg": error.detail, "type": code}]
+    return error
 
 
 def sniff(data: bytes) -> str:
@@ -91,13 +124,10 @@ def sniff(data: bytes) -> str:
         return "pdf"
     head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in head):
-        raise _refused(
-            f"This file is an SVG image, which can carry scripts and is not accepted. "
-            f"Upload {ACCEPTED}."
-        )
+        raise _refused(SVG_REFUSED)
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script")):
-        raise _refused(f"This file is an HTML page, whatever its name says. Upload {ACCEPTED}.")
-    raise _refused(f"This kind of file is not accepted. Upload {ACCEPTED}.")
+        raise _refused(HTML_REFUSED)
+    raise _refused(KIND_REFUSED)
 
 
 def _open(data: bytes, expected: str, limits: Limits) -> Image.Image:
@@ -108,18 +138,21 @@ def _open(data: bytes, expected: str, limits: Limits) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(None, limits) from None
     except Exception:  # Pillow's parsers raise many kinds on a broken header
-        raise _invalid("The image is damaged or not a real image.", "invalid-image") from None
+        raise _invalid(DAMAGED_IMAGE, "invalid-image") from None
     if image.format != expected:
-        raise _invalid("The image's content does not match its format.", "invalid-image")
+        raise _invalid(MISMATCHED_IMAGE, "invalid-image")
     return image
 
 
-def _too_many_pixels(
-    size: tuple[int, int] | None, limits: Limits | None = None
-) -> ValidationFailed:
-    said = f"The image is {size[0]}x{size[1]} pixels" if size else "The image has too many pixels"
-    bound = f"at most {limits.max_pixels / 1_000_000:g} megapixels" if limits else "fewer"
-    return _invalid(f"{said}; {bound} are accepted.", "image-too-large")
+def _too_many_pixels(size: tuple[int, int] | None, limits: Limits) -> ValidationFailed:
+    megapixels = round(limits.max_pixels / 1_000_000, 2)
+    if size is None:
+        return _invalid(BOMB, "image-too-large", {"megapixels": megapixels})
+    return _invalid(
+        TOO_MANY_PIXELS,
+        "image-too-large",
+        {"size": f"{size[0]}x{size[1]}", "megapixels": megapixels},
+    )
 
 
 def _check_pixels(image: Image.Image, limits: Limits) -> None:
@@ -158,7 +191,7 @@ def _process_image(data: bytes, kind: str, limits: Limits) -> Processed:
         image.seek(0)
         image.load()
     except Exception:  # truncated data, bad checksums, broken chunks: all "damaged"
-        raise _invalid("The image is damaged or incomplete.", "invalid-image") from None
+        raise _invalid(INCOMPLETE_IMAGE, "invalid-image") from None
     clean = _plain(image, save_format)
     clean.thumbnail((limits.max_dimension, limits.max_dimension), Image.Resampling.LANCZOS)
     stored = _encoded(clean, save_format, quality=JPEG_QUALITY)
@@ -181,22 +214,22 @@ def _process_pdf(data: bytes) -> Processed:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            raise _invalid("Password-protected PDFs are not accepted.", "invalid-pdf")
+            raise _invalid(ENCRYPTED_PDF, "invalid-pdf")
         if len(reader.pages) < 1:
-            raise _invalid("The PDF has no pages.", "invalid-pdf")
+            raise _invalid(EMPTY_PDF, "invalid-pdf")
     except (PyPdfError, OSError, ValueError, KeyError, TypeError, RecursionError):
-        raise _invalid("The PDF is damaged or incomplete.", "invalid-pdf") from None
+        raise _invalid(DAMAGED_PDF, "invalid-pdf") from None
     return Processed(kind=MediaKind.PDF, content_type="application/pdf", extension="pdf", data=data)
 
 
 def process(data: bytes, limits: Limits, *, only_images: bool = False) -> Processed:
     """The stored form of an uploaded file, or the 415/422 that says why it is refused."""
     if not data:
-        raise _invalid("The file is empty.", "empty-file")
+        raise _invalid(EMPTY_FILE, "empty-file")
     kind = sniff(data)
     if kind == "pdf":
         if only_images:
-            raise _refused("A cover must be a PNG, JPEG, WebP or GIF image.")
+            raise _refused(COVER_NOT_AN_IMAGE)
         return _process_pdf(data)
     return _process_image(data, kind, limits)
 

@@ -20,6 +20,7 @@ from campus.errors import CampusError, NotFound, ValidationFailed
 from campus.http.deps import IdPath, SessionDep, SettingsDep
 from campus.http.identity import OptionalUser, TeacherUser
 from campus.http.web import WebPage, page_params, page_router, safe_next
+from campus.kit.i18n import N_
 from campus.kit.i18n import gettext as _
 from campus.media import files, service
 
@@ -109,7 +110,8 @@ async def _upload_part(page: WebPage, form: FormData, field: str) -> tuple[bytes
 
 def _missing(field: str) -> ValidationFailed:
     return ValidationFailed.field(
-        ["body", field], "Choose a file to upload." if field == "file" else "Choose an image."
+        ["body", field],
+        N_("Choose a file to upload.") if field == "file" else N_("Choose an image."),
     )
 
 
@@ -135,7 +137,7 @@ async def upload_media_page(
         if exc.status in (401, 403, 404):
             raise
         return await _manager(
-            page, session, user, course_id, errors={"file": exc.detail}, status_code=exc.status
+            page, session, user, course_id, errors={"file": exc.localized()}, status_code=exc.status
         )
     return page.redirect(f"{back}#media", flash=_("“%(name)s” uploaded.", name=item.filename))
 
@@ -164,7 +166,12 @@ async def upload_cover_page(
         if exc.status in (401, 403, 404):
             raise
         return await _manager(
-            page, session, user, course_id, errors={"cover": exc.detail}, status_code=exc.status
+            page,
+            session,
+            user,
+            course_id,
+            errors={"cover": exc.localized()},
+            status_code=exc.status,
         )
     return page.redirect(f"{back}#cover", flash=_("Cover image set."))
 

@@ -32,6 +32,7 @@ from campus.courses import service as courses
 from campus.courses.schemas import CourseCard
 from campus.errors import Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
 from campus.jobs import enqueue
+from campus.kit.i18n import N_, FileSize
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.log import get_logger
@@ -47,7 +48,7 @@ PURGE_BATCH = 200
 SORTS = ("created_at",)
 DEFAULT_SORT = "-created_at"
 CACHE_FOREVER = "max-age=31536000, immutable"
-NOT_FOUND = "No such file."
+NOT_FOUND = N_("No such file.")
 
 
 def _limits(settings: Settings) -> files.Limits:
@@ -58,15 +59,11 @@ def _limits(settings: Settings) -> files.Limits:
     )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def too_large(settings: Settings) -> PayloadTooLarge:
-    limit = settings.media_max_upload_bytes
     return PayloadTooLarge(
-        f"The file is larger than {_megabytes(limit)}, the limit of one upload.",
+        N_("The file is larger than %(limit)s, the limit of one upload."),
         code="file-too-large",
+        variables={"limit": FileSize(settings.media_max_upload_bytes)},
     )
 
 
@@ -99,10 +96,15 @@ async def upload(
     used = await repository.bytes_used(session, actor.id)
     if used + processed.size_bytes > settings.media_quota_bytes:
         raise Conflict(
-            f"Your uploads would take {_megabytes(used + processed.size_bytes)}, over your "
-            f"quota of {_megabytes(settings.media_quota_bytes)}. Delete files you no "
-            "longer use, then try again.",
+            N_(
+                "Your uploads would take %(total)s, over your quota of %(quota)s. "
+                "Delete files you no longer use, then try again."
+            ),
             code="media-quota-exceeded",
+            variables={
+                "total": FileSize(used + processed.size_bytes),
+                "quota": FileSize(settings.media_quota_bytes),
+            },
         )
     item = Media(
         token=secrets.token_urlsafe(16),
@@ -128,7 +130,7 @@ async def upload(
         await _delete_blobs(storage, item.blob_keys)
         logger.warning("media_blob_write_failed", key=item.key, error=str(exc))
         raise ServiceUnavailable(
-            "The file store cannot be reached; nothing was stored. Try again later.",
+            N_("The file store cannot be reached; nothing was stored. Try again later."),
             headers={"Retry-After": "30"},
         ) from exc
     try:
@@ -166,7 +168,7 @@ async def set_cover(
     if media_id is not None:
         item = await get_media(session, actor, course_id=course_id, media_id=media_id)
         if item.kind != MediaKind.IMAGE:
-            raise Conflict("A cover must be an image, not a PDF.", code="not-an-image")
+            raise Conflict(N_("A cover must be an image, not a PDF."), code="not-an-image")
         key = item.key
     return await courses.set_cover(session, actor, course_id=course_id, cover_key=key)
 

@@ -279,7 +279,7 @@ async def mark_read(session: AsyncSession, actor: User, *, notification_id: int)
         session, user_id=actor.id, notification_id=notification_id
     )
     if notification is None:
-        raise NotFound("Notification not found.")
+        raise NotFound(N_("Notification not found."))
     if notification.read_at is None:
         notification.read_at = utcnow()
         await session.flush()

@@ -38,9 +38,9 @@ async def checkout_page(
             return page.redirect(
                 course_url, flash=_("You bought this course before: welcome back.")
             )
-        return page.redirect(course_url, flash=_(exc.detail), kind="info")
+        return page.redirect(course_url, flash=exc.localized(), kind="info")
     except ServiceUnavailable as exc:
-        return page.redirect(course_url, flash=_(exc.detail), kind="error")
+        return page.redirect(course_url, flash=exc.localized(), kind="error")
     except BadGateway:
         return page.redirect(
             course_url, flash=_("The payment provider failed; please try again."), kind="error"

@@ -116,7 +116,7 @@ async def start_checkout(
     """
     course = await course_service.get_course(session, actor, course_id=course_id)
     if not course.is_published:
-        raise NotFound("Course not found.")
+        raise NotFound(N_("Course not found."))
     if course.price_cents <= 0:
         raise Conflict(
             f"This course is free: enroll with POST /api/v1/courses/{course.id}/enrollment.",
@@ -515,7 +515,7 @@ async def list_payments(
 ) -> PageResult[Payment]:
     """Every payment, for admins."""
     if actor.role != UserRole.ADMIN:
-        raise Forbidden("Only admins can list every payment.")
+        raise Forbidden(N_("Only admins can list every payment."))
     after, before = _utc(filters.created_after), _utc(filters.created_before)
     if after is not None and before is not None and after > before:
         raise ValidationFailed.field(
@@ -541,7 +541,7 @@ async def get_my_payment_for_session(
         session, user_id=actor.id, checkout_session_id=checkout_session_id[:255]
     )
     if payment is None or payment.course_id != course_id:
-        raise NotFound("No such purchase.")
+        raise NotFound(N_("No such purchase."))
     enrolled = await learning_service.is_enrolled(session, user_id=actor.id, course_id=course_id)
     return payment, enrolled
 
@@ -564,7 +564,7 @@ async def sales_by_course(
     """Paid sales and revenue per course, per currency: a teacher's own courses, or any
     course for an admin (one query)."""
     if actor.role not in (UserRole.TEACHER, UserRole.ADMIN):
-        raise Forbidden("Only teachers and admins see sales.")
+        raise Forbidden(N_("Only teachers and admins see sales."))
     teacher_id = None if actor.role == UserRole.ADMIN else actor.id
     rows = await repository.sales_by_course(session, course_ids, teacher_id=teacher_id)
     sales: dict[int, list[Sales]] = {}

@@ -20,7 +20,15 @@
   var pausedUntil = 0;
   var shown = null;  // the text the pane shows
 
-  function say(text) { status.textContent = text; }
+  // What the page says, in its language: the status line's data-msg-* attributes, with
+  // their %(name)s filled in.
+  function say(name, values) {
+    var text = status.getAttribute("data-msg-" + name) || "";
+    Object.keys(values || {}).forEach(function (key) {
+      text = text.split("%(" + key + ")s").join(String(values[key]));
+    });
+    status.textContent = text;
+  }
 
   function schedule(delay) {
     window.clearTimeout(timer);
@@ -46,24 +54,22 @@
       if (response.status === 429) {
         var seconds = parseInt(response.headers.get("retry-after"), 10) || 10;
         pausedUntil = Date.now() + seconds * 1000;
-        say("Preview paused for " + seconds + " s (too many updates); it resumes by itself.");
+        say("paused", { seconds: seconds });
         again = true;
         return;
       }
       if (response.redirected || !response.ok || type.indexOf("text/html") !== 0) {
-        say(response.status === 422
-          ? "Too long to preview: a lesson has at most 200,000 characters."
-          : "The preview is not available (your session may have ended). Saving still works.");
+        say(response.status === 422 ? "too-long" : "unavailable");
         return;
       }
       return response.text().then(function (html) {
         pane.innerHTML = html;  // sanitised by the server, like the lesson page
         document.dispatchEvent(new CustomEvent("campus:content"));
         shown = text;
-        say(text.trim() ? "Updates as you type. Not saved yet." : "Nothing to preview yet.");
+        say(text.trim() ? "live" : "empty");
       });
     }).catch(function () {
-      say("The preview could not be reached; it tries again when you type.");
+      say("unreachable");
     }).then(function () {
       inFlight = false;
       if (again) { again = false; schedule(Math.max(DEBOUNCE_MS, pausedUntil - Date.now())); }

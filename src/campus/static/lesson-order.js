@@ -15,6 +15,8 @@
   var busy = false;
 
   function say(text) { if (status) { status.textContent = text; } }
+  // What the page says in its language (data-msg-* of the status line).
+  function message(name) { return status ? status.getAttribute("data-msg-" + name) || "" : ""; }
 
   function token() {
     var input = list.querySelector("input[name=csrf_token]");
@@ -59,7 +61,7 @@
       say(moved.message);
     }).catch(function () {
       restore();
-      say("The new order could not be saved; reload the page and try again.");
+      say(message("failed"));
     }).then(function () {
       busy = false;
       list.classList.remove("tt-busy");

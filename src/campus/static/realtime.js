@@ -22,6 +22,9 @@
   var openedBefore = false;
   var stopped = false;
 
+  // What the chat page says in its language (its data-msg-* attributes).
+  function said(name) { return chat ? chat.getAttribute("data-msg-" + name) || "" : ""; }
+
   function setStatus(text) {
     if (!statusLine) { return; }
     statusLine.textContent = text;
@@ -33,14 +36,15 @@
     bell.textContent = String(count);
     bell.hidden = count <= 0;
     var link = bell.closest("a");
-    if (link) { link.setAttribute("aria-label", "Notifications, " + count + " unread"); }
+    var label = link ? link.getAttribute("data-label") : null;  // the page's "%(count)s unread"
+    if (label) { link.setAttribute("aria-label", label.split("%(count)s").join(String(count))); }
   }
 
   function bellCount() { return bell ? parseInt(bell.textContent, 10) || 0 : 0; }
 
   function when(iso) {
     var date = new Date(iso);
-    return date.toLocaleString(undefined, { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" });
+    return date.toLocaleString(document.documentElement.lang || undefined, { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" });
   }
 
   function csrfToken() {
@@ -60,13 +64,15 @@
     var button = document.createElement("button");
     button.type = "submit";
     button.className = "button button-text button-small";
-    button.textContent = "Delete";
+    button.textContent = said("delete");
     f.appendChild(token);
     f.appendChild(button);
-    f.addEventListener("submit", function (event) {
-      if (!window.confirm("Delete this message?")) { event.preventDefault(); }
-    });
+    f.addEventListener("submit", confirmDelete);
     return f;
+  }
+
+  function confirmDelete(event) {
+    if (!window.confirm(said("confirm-delete"))) { event.preventDefault(); }
   }
 
   function render(message) {
@@ -78,7 +84,7 @@
     var meta = document.createElement("div");
     meta.className = "chat-meta";
     var who = document.createElement("strong");
-    who.textContent = message.author ? message.author.full_name : "Deleted user";
+    who.textContent = message.author ? message.author.full_name : said("deleted-user");
     var time = document.createElement("time");
     time.dateTime = message.created_at;
     time.textContent = when(message.created_at);
@@ -88,7 +94,7 @@
     if (message.edited_at) {
       var edited = document.createElement("span");
       edited.className = "muted";
-      edited.textContent = " (edited)";
+      edited.textContent = " " + said("edited");
       meta.appendChild(edited);
     }
     var body = document.createElement("p");
@@ -157,9 +163,7 @@
             return document.importNode(node, true);
           }));
           log.querySelectorAll("form.chat-delete").forEach(function (f) {
-            f.addEventListener("submit", function (event) {
-              if (!window.confirm("Delete this message?")) { event.preventDefault(); }
-            });
+            f.addEventListener("submit", confirmDelete);
           });
           if (empty) { empty.hidden = log.children.length > 0; }
         }
@@ -196,7 +200,7 @@
         break;
       case "error":
         if (frame.code === "validation-error" || frame.code === "enrollment-required" || frame.code === "rate-limited") {
-          showFormError(frame.detail);
+          showFormError(said(frame.code) || frame.detail);
         }
         break;
       default:
@@ -210,7 +214,7 @@
     if (chat) { chat.removeAttribute("data-live"); }
     var delay = Math.min(30000, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
     attempts += 1;
-    if (chat) { setStatus("Connection lost; reconnecting…"); }
+    if (chat) { setStatus(said("reconnecting")); }
     window.setTimeout(connect, delay);
   }
 
@@ -237,7 +241,7 @@
       socket = null;
       if (event.code === 1008) {  // session ended or refused: do not hammer the server
         stopped = true;
-        if (chat) { setStatus("Live updates stopped; reload the page."); }
+        if (chat) { setStatus(said("stopped")); }
         return;
       }
       schedule();

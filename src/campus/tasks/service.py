@@ -14,6 +14,7 @@ from campus.courses import service as course_service
 from campus.db import referenced_rows_may_vanish
 from campus.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
@@ -21,7 +22,7 @@ from campus.models.tasks import Task, TaskStatus
 from campus.tasks import repository
 from campus.tasks.schemas import TaskCreate, TaskFilters, TaskReplace, TaskRow, TaskUpdate
 
-TASK_NOT_FOUND = "Task not found."
+TASK_NOT_FOUND = N_("Task not found.")
 
 
 def _unreadable_lesson() -> ValidationFailed:

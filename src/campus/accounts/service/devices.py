@@ -14,6 +14,7 @@ from campus.accounts.devices import DeviceInfo, describe
 from campus.accounts.service.sessions import end_all_sessions
 from campus.errors import NotFound
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.models.accounts import AuthSession, User
@@ -90,7 +91,7 @@ async def sign_out_device(session: AsyncSession, actor: User, *, session_id: str
         session, user_id=actor.id, session_id=session_id, now=utcnow()
     )
     if not ended:
-        raise NotFound("No such session.", code="session-not-found")
+        raise NotFound(N_("No such session."), code="session-not-found")
 
 
 async def sign_out_other_devices(

@@ -42,6 +42,7 @@ from campus.config import Settings
 from campus.db import connection_released
 from campus.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from campus.kit.clock import utcnow
+from campus.kit.i18n import N_
 from campus.models.accounts import OAuthAccount, User, UserRole
 
 PROVIDERS: tuple[str, ...] = tuple(PROVIDER_LABELS)
@@ -60,6 +61,14 @@ STATE_INVALID = (
 def configured_providers(settings: Settings) -> list[str]:
     """The providers this server offers (those with a client id), in display order."""
     return [name for name in PROVIDERS if getattr(settings, f"oauth_{name}_client_id")]
+
+
+def not_linked(provider: str) -> NotFound:
+    return NotFound(
+        N_("Your account is not linked to %(provider)s."),
+        code="not-linked",
+        variables={"provider": provider_label(provider)},
+    )
 
 
 def provider_label(provider: str) -> str:
@@ -420,7 +429,7 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
     if linked is not None:
         user = await repository.get_user(session, linked.user_id)
         if user is None:  # pragma: no cover - the foreign key cascades
-            raise NotFound("No such user.")
+            raise NotFound(N_("No such user."))
         _check_active(user)
         linked.last_used_at = now
         if email_ok:
@@ -582,15 +591,11 @@ async def unlink_provider(
         raise NotFound(UNKNOWN_PROVIDER, code="oauth-provider-not-found")
     account = await repository.get_user_oauth_account(session, user_id=user.id, provider=provider)
     if account is None:
-        raise NotFound(
-            f"Your account is not linked to {provider_label(provider)}.", code="not-linked"
-        )
+        raise not_linked(provider)
     methods = await sign_in_methods(session, settings, user, for_update=True)
     entry = next((m for m in methods.linked if m.provider == provider), None)
     if entry is None:  # unlinked by a concurrent request meanwhile
-        raise NotFound(
-            f"Your account is not linked to {provider_label(provider)}.", code="not-linked"
-        )
+        raise not_linked(provider)
     if not entry.can_unlink:
         raise Conflict(
             LAST_METHOD.format(label=provider_label(provider)), code="last-sign-in-method"

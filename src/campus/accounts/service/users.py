@@ -18,7 +18,7 @@ from campus.realtime.broadcast import access_changed_after_commit
 
 def _require_admin(actor: User) -> None:
     if actor.role != UserRole.ADMIN:
-        raise Forbidden("Only admins manage users.")
+        raise Forbidden(N_("Only admins manage users."))
 
 
 async def list_users(
@@ -38,7 +38,7 @@ async def get_user(session: AsyncSession, actor: User, *, user_id: int) -> User:
     _require_admin(actor)
     user = await repository.get_user(session, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(N_("No such user."))
     return user
 
 

@@ -126,3 +126,20 @@ async def test_racing_issues_make_one_certificate_and_one_notification(
     codes = await asyncio.gather(*[issue() for _ in range(6)])
     assert len([c for c in codes if c is not None]) == 1, codes
     assert await _counts(engine, world) == (1, 1)
+
+
+async def test_the_last_two_lessons_completed_at_once_still_issue_the_certificate(
+    committed_client: httpx.AsyncClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Two tabs complete the course's last two lessons at the same moment: on PostgreSQL
+    neither transaction sees the other's completion, so each saw the course unfinished and
+    no certificate was ever issued. A completion that leaves one lesson open enqueues the
+    check too, and the job (after both commits) issues exactly one."""
+    world = await _committed_world(settings, engine)
+    first, second = await asyncio.gather(
+        complete_lesson(committed_client, world, world.lessons[0], world.h["student"]),
+        complete_lesson(committed_client, world, world.lessons[1], world.h["student"]),
+    )
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    await drain(within=30)
+    assert await _counts(engine, world) == (1, 1)

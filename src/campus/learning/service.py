@@ -272,8 +272,13 @@ async def complete_lesson(
     if created:
         after_commit(session, counters.LESSON_COMPLETIONS.inc)
         after_commit(session, lambda: learner_active(actor.id))
-    if (created or quiz_passed) and progress.course_completed:
-        # The certificate job checks again in its own unit of work and issues once.
+    # The certificate job checks again in its own unit of work (after the commit) and
+    # issues once. Besides a completion that completes the course by this request's view,
+    # one that leaves a single lesson open enqueues it too: that lesson may be completing
+    # at this moment (two tabs, a double click), and neither transaction sees the other's
+    # row before both commit, so each alone would think the course unfinished.
+    last_but_one = created and progress.total_lessons - progress.completed_lessons <= 1
+    if ((created or quiz_passed) and progress.course_completed) or last_but_one:
         enqueue(session, COURSE_COMPLETED_JOB, user_id=actor.id, course_id=course_id)
     return progress
 

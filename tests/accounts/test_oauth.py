@@ -320,6 +320,23 @@ async def test_github_without_a_verified_primary_email_is_refused(
     assert "did not give Campus a verified email address" in shown.text
 
 
+async def test_a_refusal_reads_in_the_browsers_language_while_the_problem_stays_english(
+    oc: httpx.AsyncClient, fake_provider: FakeProvider
+) -> None:
+    """The callback runs under /api/ (English problems), but the sign-in page it sends a
+    browser back to speaks the browser's language."""
+    fake_provider.github = GitHubAccount(
+        67, "nobody", "No Body", [{"email": "nb@example.com", "primary": True, "verified": False}]
+    )
+    russian = {**HTML, "Accept-Language": "ru-RU,ru;q=0.9"}
+    api = await sign_in_via(oc, "github", headers={"Accept-Language": "ru"})
+    assert "did not give Campus a verified email address" in api.json()["detail"]
+    page = await sign_in_via(oc, "github", headers=russian)
+    assert page.status_code == 303
+    shown = await oc.get("/login", headers=russian)
+    assert "GitHub не передал Campus подтверждённый адрес почты" in shown.text
+
+
 async def test_google_with_email_verified_false_is_refused(
     oc: httpx.AsyncClient, session: AsyncSession, fake_provider: FakeProvider
 ) -> None:

@@ -47,7 +47,9 @@ from campus.http.deps import (
 from campus.http.identity import SESSION_COOKIE, AdminUser, CurrentAuth, CurrentUser
 from campus.http.net import is_https
 from campus.http.ratelimit import AUTH_RATE_LIMIT, ClientIP, RateLimiterDep
-from campus.http.web import browser_context, login_url, safe_next
+from campus.http.web import LOCALE_COOKIE, browser_context, login_url, request_locale, safe_next
+from campus.kit import i18n
+from campus.kit.i18n import N_
 from campus.kit.pagination.envelope import Page
 from campus.kit.pagination.params import PageParams
 
@@ -580,7 +582,12 @@ async def oauth_callback(
         if flow.link:
             response = browser_context(request, settings).redirect(
                 flow.next_path,
-                flash=f"{oauth.provider_label(provider)} is now linked to your account.",
+                flash=_in_browser_locale(
+                    request,
+                    user.locale,
+                    N_("%(label)s is now linked to your account."),
+                    label=oauth.provider_label(provider),
+                ),
             )
         elif flow.client_redirect_uri is not None:
             one_time = await oauth.issue_exchange_code(session, settings, user, provider=provider)
@@ -605,7 +612,13 @@ async def oauth_callback(
             page.sign_in(web_session.cookie_value, max_age=web_session.max_age)
             response = page.redirect(
                 flow.next_path,
-                flash=f"Signed in with {oauth.provider_label(provider)} as {user.full_name}.",
+                flash=_in_browser_locale(
+                    request,
+                    user.locale,
+                    N_("Signed in with %(label)s as %(name)s."),
+                    label=oauth.provider_label(provider),
+                    name=user.full_name,
+                ),
             )
     except CampusError as exc:
         if started is not None and started.client_redirect_uri is not None:
@@ -624,14 +637,26 @@ async def oauth_callback(
             back = login_url(started.next_path if started else None)
             if started is not None and started.link and exc.code != "oauth-link-needs-sign-in":
                 back = started.next_path  # the sign-in methods page the link started on
-            response = browser_context(request, settings).redirect(
-                back, flash=exc.detail, kind="error"
-            )
+            with i18n.use_locale(request_locale(request)):
+                shown = exc.localized()
+            response = browser_context(request, settings).redirect(back, flash=shown, kind="error")
         else:
             raise
     response.headers["Cache-Control"] = "no-store"
     _set_flow_cookie(request, response, settings, name=cookie_name, value=None)
     return response
+
+
+def _in_browser_locale(
+    request: Request, saved: str | None, message: str, **variables: object
+) -> str:
+    """A flash for the page a provider's callback sends the browser to: the callback runs
+    under ``/api/`` (English), the page speaks the user's language."""
+    locale = i18n.choose_locale(
+        saved, request.cookies.get(LOCALE_COOKIE), request.headers.get("accept-language")
+    )
+    with i18n.use_locale(locale):
+        return i18n.gettext(message, **variables)
 
 
 router = APIRouter()

@@ -52,7 +52,7 @@ CALLBACK_PATH = "/api/v1/auth/oauth/{provider}/callback"
 MAX_CLIENT_STATE = 500
 
 UNKNOWN_PROVIDER = "No such sign-in provider."
-STATE_INVALID = (
+STATE_INVALID = N_(
     "This sign-in did not start in this browser, has already been used or has expired, "
     "so it was stopped. Please sign in again."
 )
@@ -304,13 +304,18 @@ async def sign_in_with_provider(
     the site, instead. Nothing is written unless the whole step succeeds."""
     if flow.link and signed_in is None:
         raise BadRequest(
-            "Sign in to Campus first, then link your "
-            f"{provider_label(flow.provider)} account from your sign-in methods.",
+            N_(
+                "Sign in to Campus first, then link your %(label)s account from your "
+                "sign-in methods."
+            ),
             code="oauth-link-needs-sign-in",
+            variables={"label": provider_label(flow.provider)},
         )
     if not code or len(code) > 2000:
         raise BadRequest(
-            f"{provider_label(flow.provider)} sent no authorization code.", code="oauth-failed"
+            N_("%(label)s sent no authorization code."),
+            code="oauth-failed",
+            variables={"label": provider_label(flow.provider)},
         )
     async with connection_released(session):
         profile = await providers.profile(
@@ -341,7 +346,11 @@ async def attach_provider(session: AsyncSession, user: User, *, profile: Provide
     provider account too, so its email need not match or be verified)."""
     label = provider_label(profile.provider)
     if not profile.subject or len(profile.subject) > 255:
-        raise BadRequest(f"{label} sent an account id Campus cannot use.", code="oauth-failed")
+        raise BadRequest(
+            N_("%(label)s sent an account id Campus cannot use."),
+            code="oauth-failed",
+            variables={"label": label},
+        )
     now = utcnow()
     email = (profile.email or "").strip().lower()[:320] or None
     linked = await repository.get_oauth_account(
@@ -350,16 +359,18 @@ async def attach_provider(session: AsyncSession, user: User, *, profile: Provide
     if linked is not None:
         if linked.user_id != user.id:
             raise Conflict(
-                f"This {label} account is already linked to another Campus account.",
+                N_("This %(label)s account is already linked to another Campus account."),
                 code="oauth-account-taken",
+                variables={"label": label},
             )
         linked.last_used_at = now
         await session.flush()
         return
     if await repository.get_user_oauth_account(session, user_id=user.id, provider=profile.provider):
         raise Conflict(
-            f"Your account is already linked to another {label} account; unlink it first.",
+            N_("Your account is already linked to another %(label)s account; unlink it first."),
             code="oauth-account-mismatch",
+            variables={"label": label},
         )
     await _add_link(
         session,
@@ -368,8 +379,9 @@ async def attach_provider(session: AsyncSession, user: User, *, profile: Provide
         email=email,
         now=now,
         lost_race=Conflict(
-            f"This {label} account was just linked by another request.",
+            N_("This %(label)s account was just linked by another request."),
             code="oauth-account-taken",
+            variables={"label": label},
         ),
     )
 
@@ -406,9 +418,9 @@ def _check_active(user: User) -> None:
         raise Forbidden(ACCOUNT_DISABLED, code="account-disabled")
 
 
-NO_VERIFIED_EMAIL = (
-    "{label} did not give Campus a verified email address for this account, so we cannot "
-    "tell whether it is yours. Verify your primary email address at {label} (or make a "
+NO_VERIFIED_EMAIL = N_(
+    "%(label)s did not give Campus a verified email address for this account, so we cannot "
+    "tell whether it is yours. Verify your primary email address at %(label)s (or make a "
     "verified one primary) and try again, or create an account with a password."
 )
 
@@ -419,7 +431,11 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
     password. A provider account without a verified email is refused (400)."""
     label = provider_label(profile.provider)
     if not profile.subject or len(profile.subject) > 255:
-        raise BadRequest(f"{label} sent an account id Campus cannot use.", code="oauth-failed")
+        raise BadRequest(
+            N_("%(label)s sent an account id Campus cannot use."),
+            code="oauth-failed",
+            variables={"label": label},
+        )
     now = utcnow()
     email = (profile.email or "").strip().lower()
     email_ok = profile.email_verified and 3 <= len(email) <= 320 and "@" in email
@@ -437,7 +453,9 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
         await session.flush()
         return user
     if not email_ok:
-        raise BadRequest(NO_VERIFIED_EMAIL.format(label=label), code="oauth-email-unverified")
+        raise BadRequest(
+            NO_VERIFIED_EMAIL, code="oauth-email-unverified", variables={"label": label}
+        )
     user = await repository.get_user_by_email(session, email)
     if user is not None:
         _check_active(user)
@@ -446,9 +464,12 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
         )
         if other is not None:
             raise Conflict(
-                f"The Campus account for {email} is already linked to another {label} "
-                f"account. Sign in with that one, or unlink it first.",
+                N_(
+                    "The Campus account for %(email)s is already linked to another %(label)s "
+                    "account. Sign in with that one, or unlink it first."
+                ),
                 code="oauth-account-mismatch",
+                variables={"email": email, "label": label},
             )
         # The provider has verified the address: it is this person's.
         user.is_verified = True
@@ -466,7 +487,7 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
                 session.add(user)
         except IntegrityError as exc:
             raise Conflict(
-                "An account with this email was just created; please sign in again.",
+                N_("An account with this email was just created; please sign in again."),
                 code="email-taken",
             ) from exc
     await _add_link(
@@ -476,8 +497,9 @@ async def link_or_create_user(session: AsyncSession, *, profile: ProviderProfile
         email=email,
         now=now,
         lost_race=Conflict(
-            f"This {label} account was just linked by another sign-in; please sign in again.",
+            N_("This %(label)s account was just linked by another sign-in; please sign in again."),
             code="oauth-account-mismatch",
+            variables={"label": label},
         ),
     )
     return user
@@ -576,8 +598,8 @@ async def sign_in_methods(
     )
 
 
-LAST_METHOD = (
-    '{label} is your only way to sign in to Campus. Set a password (through "Forgot '
+LAST_METHOD = N_(
+    '%(label)s is your only way to sign in to Campus. Set a password (through "Forgot '
     'password?" on the sign-in page) or link another provider before you unlink it.'
 )
 
@@ -598,6 +620,8 @@ async def unlink_provider(
         raise not_linked(provider)
     if not entry.can_unlink:
         raise Conflict(
-            LAST_METHOD.format(label=provider_label(provider)), code="last-sign-in-method"
+            LAST_METHOD,
+            code="last-sign-in-method",
+            variables={"label": provider_label(provider)},
         )
     await repository.delete_oauth_account(session, account)

@@ -97,6 +97,18 @@ async def _manager(
     )
 
 
+async def _refused(
+    page: WebPage, session: SessionDep, user: Any, course_id: int, field: str, exc: CampusError
+) -> Response:
+    """An upload refused: the files page again with the reason beside ``field`` (nothing
+    was stored). Who may not manage the course gets the error itself."""
+    if exc.status in (401, 403, 404):
+        raise exc
+    return await _manager(
+        page, session, user, course_id, errors={field: exc.localized()}, status_code=exc.status
+    )
+
+
 async def _upload_part(page: WebPage, form: FormData, field: str) -> tuple[bytes, str | None]:
     part = form.get(field)
     if not isinstance(part, UploadFile) or not part.filename:
@@ -134,11 +146,7 @@ async def upload_media_page(
             session, page.settings, user, course_id=course_id, data=data, filename=filename
         )
     except CampusError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return await _manager(
-            page, session, user, course_id, errors={"file": exc.localized()}, status_code=exc.status
-        )
+        return await _refused(page, session, user, course_id, "file", exc)
     return page.redirect(f"{back}#media", flash=_("“%(name)s” uploaded.", name=item.filename))
 
 
@@ -163,16 +171,7 @@ async def upload_cover_page(
             session, page.settings, user, course_id=course_id, data=data, filename=filename
         )
     except CampusError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return await _manager(
-            page,
-            session,
-            user,
-            course_id,
-            errors={"cover": exc.localized()},
-            status_code=exc.status,
-        )
+        return await _refused(page, session, user, course_id, "cover", exc)
     return page.redirect(f"{back}#cover", flash=_("Cover image set."))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from campus.kit.driverreads import attach_loaded, fetch_rows, loaded_columns
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
 from campus.kit.pagination.statements import ListQuery, fetch_page
@@ -183,16 +184,18 @@ async def get_live_session_user(
     values are bound (building the expression tree cost more than running the query), and
     only the user is loaded as an ORM entity (the session row is only checked).
     """
-    params = {"session_id": session_id, "user_id": user_id, "kind": kind, "now": now}
-    result = await session.execute(_live_session_user_statement(), params)
-    user: User | None = result.scalar_one_or_none()
-    return user
+    found = await get_live_session_activity(
+        session, session_id=session_id, user_id=user_id, now=now, kind=kind
+    )
+    return found[0] if found is not None else None
 
 
 @cache
-def _live_session_user_statement() -> Select[User]:
+def _live_session_statement() -> Select[Any]:
+    """The user's columns (in :func:`~campus.kit.driverreads.attach_loaded`'s order) and
+    the session's ``last_used_at``, for a live session of an active user."""
     return (
-        select(User)
+        select(*loaded_columns(User), AuthSession.last_used_at)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(
             AuthSession.id == bindparam("session_id"),
@@ -296,19 +299,22 @@ async def live_session_ids(
 async def get_live_session_activity(
     session: AsyncSession, *, session_id: str, user_id: int, now: datetime, kind: str = "api"
 ) -> tuple[User, datetime] | None:
-    """:func:`get_live_session_user` plus the session's ``last_used_at`` (one query)."""
+    """:func:`get_live_session_user` plus the session's ``last_used_at`` (one query).
+
+    Runs on every signed-in request: the statement is built once, read through the driver
+    when it can be (:func:`~campus.kit.driverreads.fetch_rows`), and the user is attached
+    to ``session`` from the row's columns without the ORM's query and loading
+    machinery (:func:`~campus.kit.driverreads.attach_loaded`): it is the same persistent
+    ``User`` a query would have returned.
+    """
     params = {"session_id": session_id, "user_id": user_id, "kind": kind, "now": now}
-    row = (await session.execute(_live_session_activity_statement(), params)).first()
-    if row is None:
+    rows = await fetch_rows(await session.connection(), _live_session_statement(), params)
+    if not rows:
         return None
-    user: User = row[0]
-    last_used_at: datetime = row[1]
+    row = rows[0]
+    user = attach_loaded(session, User, row[:-1])
+    last_used_at: datetime = row[-1]
     return user, last_used_at
-
-
-@cache
-def _live_session_activity_statement() -> Select[Any]:
-    return _live_session_user_statement().add_columns(AuthSession.last_used_at)
 
 
 async def touch_session(

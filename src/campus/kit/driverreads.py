@@ -22,11 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +126,51 @@ async def fetch_rows(
             row[index] = process(row[index])
         rows.append(tuple(row))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Loadable:
+    names: tuple[str, ...]  # attribute keys, in the order of ``columns``
+    columns: tuple[ColumnElement[Any], ...]
+    primary_key: tuple[int, ...]  # positions of the primary key's columns
+
+
+_LOADABLE: dict[type[Any], _Loadable] = {}
+
+
+def _loadable(entity: type[Any]) -> _Loadable:
+    found = _LOADABLE.get(entity)
+    if found is None:
+        props = inspect(entity).column_attrs
+        columns = tuple(prop.columns[0] for prop in props)
+        found = _LOADABLE[entity] = _Loadable(
+            names=tuple(prop.key for prop in props),
+            columns=columns,
+            primary_key=tuple(i for i, column in enumerate(columns) if column.primary_key),
+        )
+    return found
+
+
+def loaded_columns(entity: type[Any]) -> list[ColumnElement[Any]]:
+    """The columns to select for :func:`attach_loaded` (all of ``entity``'s, in its order)."""
+    return list(_loadable(entity).columns)
+
+
+def attach_loaded(session: AsyncSession, entity: type[E], values: Sequence[Any]) -> E:
+    """The persistent ``entity`` in ``session`` whose columns are ``values`` (a row of
+    :func:`loaded_columns`), as a query for it would return it, without the ORM's query
+    and loading machinery: an instance already in the session's identity map is returned
+    as it is (the ORM does the same); otherwise a new instance gets the values as its
+    loaded state (no pending changes: a flush writes only what is changed later) and is
+    added to the session. Relationships load lazily as usual."""
+    loadable = _loadable(entity)
+    mapper = inspect(entity)
+    key = mapper.identity_key_from_primary_key([values[i] for i in loadable.primary_key])
+    existing = session.sync_session.identity_map.get(key)
+    if existing is not None:
+        return cast(E, existing)
+    instance = mapper.class_manager.new_instance()
+    inspect(instance).dict.update(zip(loadable.names, values, strict=True))
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return cast(E, instance)

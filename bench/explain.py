@@ -49,11 +49,12 @@ def _page(
 
 
 def _students_page(course_id: int) -> tuple[Any, dict[str, Any]]:
-    stmt, tie = learning.students_statement(course_id)
+    query = learning.students_query(course_id)
     params = PageParams(skip=0, limit=20, sort=(SortKey("enrolled_at", False),))
-    sorts = {"enrolled_at": learning.Enrollment.enrolled_at}
-    page = page_statement(stmt, params, sort_columns=sorts, tie_breaker=tie, shape=None)
-    return page, {"_page_limit": 20, "_page_offset": 0}
+    sorts = learning.STUDENT_SORTS
+    tie = learning.STUDENT_TIE_BREAKER
+    page = page_statement(query.page, params, sort_columns=sorts, tie_breaker=tie, shape=None)
+    return page, {**query.values, "_page_limit": 20, "_page_offset": 0}
 
 
 def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
@@ -65,6 +66,7 @@ def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]
     course_id = manifest["published_course_id"]
     task_list = tasks.list_query(owner_id=student.id)
     cabinet = learning.cabinet_query(student)
+    students = learning.students_query(course_id)
     newest = (SortKey("created_at", True),)
     return [
         (
@@ -76,7 +78,7 @@ def statements(manifest: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]
         ("catalog_count_teacher", teacher_catalog.count, dict(teacher_catalog.values)),
         ("catalog_count_level", by_level.count, dict(by_level.values)),
         ("users_count", accounts.users_total(), {}),
-        ("students_count", learning.students_total(course_id), {}),
+        ("students_count", students.count, dict(students.values)),
         ("catalog_page", *_page(catalog, newest, courses.COURSE_SORTS, courses.Course.id)),
         ("task_count", task_list.count, dict(task_list.values)),
         ("task_page", *_page(task_list, newest, tasks.SORT_COLUMNS, tasks.TIE_BREAKER)),

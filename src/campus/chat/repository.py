@@ -25,14 +25,22 @@ def list_query(course_id: int) -> ListQuery:
     return ListQuery(page=page, count=count, values={"course_id": course_id}, shape="chat")
 
 
+# A message of the list and its author's name (null once the account is deleted).
+ROW_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    ChatMessage.id.expression,
+    ChatMessage.course_id.expression,
+    ChatMessage.author_id.expression,
+    ChatMessage.body.expression,
+    ChatMessage.created_at.expression,
+    ChatMessage.edited_at.expression,
+    User.full_name.expression,
+)
+
+
 @cache
 def _list_statements() -> tuple[AnySelect, AnySelect]:
     in_course = ChatMessage.course_id == bindparam("course_id")
-    page = (
-        select(ChatMessage, User.full_name)
-        .outerjoin(User, User.id == ChatMessage.author_id)
-        .where(in_course)
-    )
+    page = select(*ROW_COLUMNS).outerjoin(User, User.id == ChatMessage.author_id).where(in_course)
     count = select(func.count()).select_from(ChatMessage).where(in_course)
     return page, count
 
@@ -60,7 +68,8 @@ async def delete_message(session: AsyncSession, message_id: int) -> None:
 async def list_messages(
     session: AsyncSession, *, course_id: int, params: PageParams
 ) -> PageResult[Any]:
-    """One page of the course's chat: rows ``(message, author name)`` and the total."""
+    """One page of the course's chat and the total, read with Core: rows of
+    :data:`ROW_COLUMNS` (values, not entities)."""
     return await fetch_page(
         session,
         list_query(course_id),
@@ -68,4 +77,5 @@ async def list_messages(
         sort_columns=SORT_COLUMNS,
         tie_breaker=TIE_BREAKER,
         scalars=False,
+        core=True,
     )

@@ -12,6 +12,7 @@ message of the course at any time (moderation), but never edit someone else's wo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +69,24 @@ def _view(message: ChatMessage, author_name: str | None) -> MessageView:
     )
 
 
+def _row_view(row: Sequence[Any]) -> MessageView:
+    """A row of ``repository.ROW_COLUMNS`` as :func:`_view` shows its message."""
+    message_id, course_id, author_id, body, created_at, edited_at, author_name = row
+    author = (
+        Author(author_id, author_name or "")
+        if author_id is not None and author_name is not None
+        else None
+    )
+    return MessageView(
+        id=message_id,
+        course_id=course_id,
+        author=author,
+        body=body,
+        created_at=created_at,
+        edited_at=edited_at,
+    )
+
+
 def message_frame(kind: str, view: MessageView) -> str:
     """The socket frame announcing ``view`` (``chat.message`` or ``chat.message_edited``)."""
     payload: dict[str, Any] = {
@@ -88,7 +107,7 @@ async def list_messages(
     """The course's messages, newest first by default; keyset ``cursor`` for older ones."""
     await ensure_participant(session, actor, course_id=course_id)
     page = await repository.list_messages(session, course_id=course_id, params=params)
-    page.items = [_view(message, name) for message, name in page.items]
+    page.items = [_row_view(row) for row in page.items]
     return page
 
 

@@ -439,53 +439,61 @@ def _progress_statement() -> AnySelect:
     return select(done.c[0], lessons_total(_COURSE), done.c[1], *quiz_columns(_USER, _COURSE))
 
 
-def students_statement(course_id: int) -> tuple[AnySelect, Any]:
-    """Active students of a course with their completion counts, for one page (no N+1).
+def students_query(course_id: int) -> ListQuery:
+    """Active students of a course with their progress: page and count statements, built
+    once (the course is the parameter ``course_id``)."""
+    page, count = _students_statements()
+    return ListQuery(page=page, count=count, values={"course_id": course_id}, shape="students")
+
+
+@cache
+def _students_statements() -> tuple[AnySelect, AnySelect]:
+    """Active students of a course with their completion counts, for one page (no N+1):
+    rows of :data:`STUDENT_COLUMNS` and the quiz columns. The count is the course's
+    maintained count of active enrollments, instead of counting them.
 
     Each student's completions are correlated subqueries on the ``(user_id, course_id)``
     index, evaluated for the page's rows only (after the sort and limit on PostgreSQL), not
     an aggregate over every completion of the course, which grows with its popularity.
     """
-    theirs = (LessonCompletion.user_id == User.id, LessonCompletion.course_id == course_id)
+    theirs = (LessonCompletion.user_id == User.id, LessonCompletion.course_id == _COURSE)
     completed = select(func.count(LessonCompletion.id)).where(*theirs).correlate(User)
     last_completed = select(func.max(LessonCompletion.completed_at)).where(*theirs).correlate(User)
-    stmt = (
+    page = (
         select(
-            User,
+            *STUDENT_COLUMNS,
             Enrollment.enrolled_at,
             completed.scalar_subquery(),
             last_completed.scalar_subquery(),
-            lessons_total(course_id),
-            *quiz_columns(User.id, course_id),
+            lessons_total(_COURSE),
+            *quiz_columns(User.id, _COURSE),
         )
         .join(Enrollment, Enrollment.user_id == User.id)
-        .where(Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        .where(Enrollment.course_id == _COURSE, Enrollment.status == EnrollmentStatus.ACTIVE)
     )
-    return stmt, Enrollment.id
+    count = select(Course.students_count).where(Course.id == _COURSE)
+    return page, count
 
 
-def students_total(course_id: int) -> AnySelect:
-    """The number of rows of :func:`students_statement`: the course's maintained count of
-    active enrollments, instead of counting them."""
-    return select(Course.students_count).where(Course.id == course_id)
-
-
+# The student of a row of the students page (the fields of StudentUser).
+STUDENT_COLUMNS = (User.id.expression, User.email.expression, User.full_name.expression)
 STUDENT_SORTS: dict[str, Any] = {"enrolled_at": Enrollment.enrolled_at}
+STUDENT_TIE_BREAKER = Enrollment.id
 
 
 async def list_students(
     session: AsyncSession, course_id: int, params: PageParams
 ) -> PageResult[Any]:
-    """One page of :func:`students_statement` rows ``(user, enrolled_at, completed, last
-    completed at, lessons)`` and the total."""
-    stmt, tie_breaker = students_statement(course_id)
+    """One page of :func:`students_query` and the total, read with Core: rows ``(user id,
+    email, full name, enrolled_at, completed, last completed at, lessons, *quizzes)``."""
     return await fetch_page(
         session,
-        ListQuery(page=stmt, count=students_total(course_id)),
+        students_query(course_id),
         params,
         sort_columns=STUDENT_SORTS,
-        tie_breaker=tie_breaker,
+        tie_breaker=STUDENT_TIE_BREAKER,
         scalars=False,
+        core=True,
     )
 
 

@@ -330,8 +330,17 @@ async def continue_lessons(
 
 
 @dataclass(frozen=True, slots=True)
+class Student:
+    """A student of the students page: the fields of ``StudentUser``, read as values."""
+
+    id: int
+    email: str
+    full_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class StudentRow:
-    user: User
+    user: Student
     enrolled_at: datetime
     progress: Progress
 
@@ -346,11 +355,11 @@ async def list_students(
     page = await repository.list_students(session, course.id, params)
     page.items = [
         StudentRow(
-            user=user,
+            user=Student(user_id, email, full_name),
             enrolled_at=enrolled_at,
             progress=Progress.of(done, total, last, repository.quiz_summary(*quizzes)),
         )
-        for user, enrolled_at, done, last, total, *quizzes in page.items
+        for user_id, email, full_name, enrolled_at, done, last, total, *quizzes in page.items
     ]
     return page
 

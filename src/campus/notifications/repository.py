@@ -27,6 +27,7 @@ from campus.kit.pagination.statements import ListQuery, fetch_page
 from campus.kit.types import UTCDateTime
 from campus.models.learning import Enrollment, EnrollmentStatus
 from campus.models.notifications import Notification
+from campus.notifications.schemas import NotificationRow
 
 SORT_COLUMNS: dict[str, ColumnElement[Any]] = {"created_at": Notification.created_at.expression}
 TIE_BREAKER: ColumnElement[int] = Notification.id.expression
@@ -39,6 +40,18 @@ def list_query(*, user_id: int, unread: bool | None) -> ListQuery:
     )
 
 
+# The columns of a NotificationRow, in its field order.
+ROW_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    Notification.id.expression,
+    Notification.kind.expression,
+    Notification.title.expression,
+    Notification.link.expression,
+    Notification.data.expression,
+    Notification.created_at.expression,
+    Notification.read_at.expression,
+)
+
+
 @cache
 def _list_statements(unread: bool | None) -> tuple[Select[Any], Select[Any]]:
     conditions: list[ColumnElement[bool]] = [Notification.user_id == bindparam("user_id")]
@@ -46,7 +59,7 @@ def _list_statements(unread: bool | None) -> tuple[Select[Any], Select[Any]]:
         conditions.append(Notification.read_at.is_(None))
     elif unread is False:
         conditions.append(Notification.read_at.is_not(None))
-    page = select(Notification).where(*conditions)
+    page = select(*ROW_COLUMNS).where(*conditions)
     count = select(func.count()).select_from(Notification).where(*conditions)
     return page, count
 
@@ -123,15 +136,20 @@ async def insert_for_course_students(
 
 async def list_notifications(
     session: AsyncSession, *, user_id: int, unread: bool | None, params: PageParams
-) -> PageResult[Notification]:
-    """One page of the user's notifications and the total."""
-    return await fetch_page(
+) -> PageResult[NotificationRow]:
+    """One page of the user's notifications and the total, read with Core (rows, not
+    entities)."""
+    result: PageResult[Any] = await fetch_page(
         session,
         list_query(user_id=user_id, unread=unread),
         params,
         sort_columns=SORT_COLUMNS,
         tie_breaker=TIE_BREAKER,
+        scalars=False,
+        core=True,
     )
+    result.items = [NotificationRow(*row) for row in result.items]
+    return result
 
 
 async def insert_many(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,22 @@ from pydantic import Field, computed_field
 
 from campus.kit.schemas import Schema
 
-__all__ = ["NotificationRead", "UnreadCount"]
+__all__ = ["NotificationRead", "NotificationRow", "UnreadCount"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """A notification as the list reads it: its columns as a plain row, not an ORM entity
+    (loading a page of entities into the session was a measurable share of the list,
+    docs/performance.md, issue 20). Changes still go through the ORM ``Notification``."""
+
+    id: int
+    kind: str
+    title: str
+    link: str | None
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
 
 
 class NotificationRead(Schema):

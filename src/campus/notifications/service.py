@@ -37,7 +37,7 @@ from campus.kit.pagination.params import PageParams
 from campus.models.accounts import User
 from campus.models.notifications import KIND_MAX, LINK_MAX, TITLE_MAX, Notification
 from campus.notifications import repository
-from campus.notifications.schemas import NotificationRead
+from campus.notifications.schemas import NotificationRead, NotificationRow
 from campus.realtime.broadcast import (
     Broadcaster,
     broadcaster_of_database,
@@ -267,7 +267,7 @@ async def notify_course_students(
 
 async def list_notifications(
     session: AsyncSession, actor: User, *, unread: bool | None, params: PageParams
-) -> PageResult[Notification]:
+) -> PageResult[NotificationRow]:
     return await repository.list_notifications(
         session, user_id=actor.id, unread=unread, params=params
     )

@@ -141,6 +141,26 @@ def page_statement(
     return page_stmt
 
 
+# How many items a row of a list's statement carries, per shape: computing
+# ``column_descriptions`` is a walk over the statement's columns on every request otherwise.
+_WIDTHS: dict[Hashable, int] = {}
+_WIDTHS_MAX = 4096
+
+
+def row_width(stmt: AnySelect, shape: Hashable | None) -> int:
+    """The number of items of a row of ``stmt`` (an entity counts once, unlike in
+    ``selected_columns``): the columns before the cursor's ones."""
+    if shape is None:
+        return len(stmt.column_descriptions)
+    width = _WIDTHS.get(shape)
+    if width is None:
+        width = len(stmt.column_descriptions)
+        if len(_WIDTHS) >= _WIDTHS_MAX:
+            _WIDTHS.clear()
+        _WIDTHS[shape] = width
+    return width
+
+
 def page_values(params: PageParams, values: Mapping[str, Any]) -> dict[str, Any]:
     """The values a page statement binds: the query's own, then limit and offset or cursor."""
     bound = dict(values)
@@ -173,7 +193,7 @@ async def fetch_page(
     page_stmt = page_statement(
         query.page, params, sort_columns=sort_columns, tie_breaker=tie_breaker, shape=query.shape
     )
-    width = len(query.page.column_descriptions)  # entities count once, unlike selected_columns
+    width = row_width(query.page, query.shape)
     rows: Sequence[Sequence[Any]]
     if core and query.shape is not None and query.count is not None:
         # Column reads of statements built once per shape: straight through the driver

@@ -43,6 +43,8 @@ async def _reads(engine: AsyncEngine, users: dict[str, Any], ids: list[int]) -> 
             for course_id in ids:
                 out.append(await courses.get_course_card(session, actor, course_id))
                 out.append(await courses.get_course_version(session, actor, course_id))
+                if actor is not None:
+                    out.append(await courses.get_participation(session, actor, course_id))
         cabinet = await learning.list_cabinet(session, users["student"], PageParams(limit=5))
         out.append((cabinet.items, cabinet.total))
         for params in pages[:2]:

@@ -1,6 +1,6 @@
 """Course chat: who may read and write it, storing messages, and their live delivery.
 
-Who takes part is the courses service's rule (``get_participating_course``): the course's
+Who takes part is the courses service's rule (``require_participation``): the course's
 teacher, admins and actively enrolled students; a course one cannot see is a 404, one
 seen but not taken part in a 403. Every message is stored and committed before it is
 broadcast (``publish_after_commit``) to the sockets subscribed to the course.
@@ -98,7 +98,7 @@ def message_frame(kind: str, view: MessageView) -> str:
 
 async def ensure_participant(session: AsyncSession, actor: User, *, course_id: int) -> None:
     """Raise unless ``actor`` may read and write the course's chat (404 / 403)."""
-    await course_service.get_participating_course(session, actor, course_id=course_id)
+    await course_service.require_participation(session, actor, course_id=course_id)
 
 
 async def list_messages(
@@ -142,12 +142,12 @@ async def _own_or_moderated(
     message_id: int,
     moderation: bool,
 ) -> tuple[ChatMessage, str | None]:
-    course = await course_service.get_participating_course(session, actor, course_id=course_id)
-    found = await repository.get_message(session, course_id=course.id, message_id=message_id)
+    taking_part = await course_service.require_participation(session, actor, course_id=course_id)
+    found = await repository.get_message(session, course_id=course_id, message_id=message_id)
     if found is None:
         raise NotFound(N_("Message not found."))
     message, author_name = found
-    if moderation and course_service.can_manage(actor, course):
+    if moderation and taking_part.manages:
         return message, author_name
     if message.author_id != actor.id:
         raise Forbidden(

@@ -31,7 +31,7 @@ from campus.kit.clock import utcnow
 from campus.kit.driverreads import fetch_rows
 from campus.kit.pagination.envelope import PageResult
 from campus.kit.pagination.params import PageParams
-from campus.kit.pagination.statements import ListQuery, fetch_page
+from campus.kit.pagination.statements import AnySelect, ListQuery, fetch_page
 from campus.kit.text import fold, like_contains
 from campus.models.accounts import User, UserRole
 from campus.models.counters import Counter, counter_value
@@ -295,6 +295,30 @@ def _course_by_id(scope: str, *, versions: bool = False) -> Select[Any]:
     values instead of building (and cache-keying) a new expression."""
     columns = course_versions() if versions else course_cards()
     return columns.where(Course.id == bindparam("course_id"), visible_in(scope))
+
+
+async def get_participation(
+    session: AsyncSession, actor: User, course_id: int
+) -> tuple[int, bool] | None:
+    """``(teacher id, actor actively enrolled)`` of the course if ``actor`` may see it (the
+    visibility of :func:`get_course_card`); one statement, executed with Core."""
+    scope, values = visibility(actor)
+    values["course_id"] = course_id
+    values["user_id"] = actor.id
+    rows = await fetch_rows(await session.connection(), _participation(scope), values)
+    return (rows[0][0], bool(rows[0][1])) if rows else None
+
+
+@cache
+def _participation(scope: str) -> AnySelect:
+    enrolled = exists().where(
+        Enrollment.user_id == bindparam("user_id"),
+        Enrollment.course_id == Course.id,
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+    )
+    return select(Course.teacher_id, enrolled).where(
+        Course.id == bindparam("course_id"), visible_in(scope)
+    )
 
 
 async def lock_course(session: AsyncSession, course_id: int) -> bool:

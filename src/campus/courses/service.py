@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slugify import slugify
@@ -282,19 +283,31 @@ async def get_readable_lesson(
     raise Forbidden(N_("Enroll in this course to read this lesson."), code="enrollment-required")
 
 
-async def get_participating_course(session: AsyncSession, actor: User, *, course_id: int) -> Course:
-    """The course if ``actor`` takes part in it: its teacher, an admin, or an actively
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """How ``actor`` takes part in a course (see :func:`require_participation`)."""
+
+    course_id: int
+    teacher_id: int
+    manages: bool  # the course's teacher or an admin (may moderate its chat)
+
+
+async def require_participation(
+    session: AsyncSession, actor: User, *, course_id: int
+) -> Participation:
+    """How ``actor`` takes part in the course: its teacher, an admin, or an actively
     enrolled student (who may read and write its chat). The same rule as a lesson's content
     (:func:`get_readable_lesson`) without the preview exception. A course ``actor`` cannot
-    see: 404; one they see but do not take part in: 403 ``enrollment-required``.
+    see: 404; one they see but do not take part in: 403 ``enrollment-required``. One
+    statement, built once per visibility scope (the chat's every read and write asks).
     """
-    course = await repository.get_visible_course(session, actor, course_id)
-    if course is None:
-        raise NotFound(N_("Course not found."))
-    if can_manage(actor, course):
-        return course
-    if await repository.is_enrolled(session, user_id=actor.id, course_id=course.id):
-        return course
+    found = await repository.get_participation(session, actor, course_id)
+    if found is None:
+        raise NotFound(COURSE_GONE)
+    teacher_id, enrolled = found
+    manages = actor.role == UserRole.ADMIN or teacher_id == actor.id
+    if manages or enrolled:
+        return Participation(course_id=course_id, teacher_id=teacher_id, manages=manages)
     raise Forbidden(
         N_("Only the course's teacher, admins and its enrolled students take part in it."),
         code="enrollment-required",

@@ -54,23 +54,22 @@ class MessageView:
 
 
 def _view(message: ChatMessage, author_name: str | None) -> MessageView:
-    author = (
-        Author(message.author_id, author_name or "")
-        if message.author_id is not None and author_name is not None
-        else None
-    )
-    return MessageView(
-        id=message.id,
-        course_id=message.course_id,
-        author=author,
-        body=message.body,
-        created_at=message.created_at,
-        edited_at=message.edited_at,
+    return _row_view(
+        (
+            message.id,
+            message.course_id,
+            message.author_id,
+            message.body,
+            message.created_at,
+            message.edited_at,
+            author_name,
+        )
     )
 
 
 def _row_view(row: Sequence[Any]) -> MessageView:
-    """A row of ``repository.ROW_COLUMNS`` as :func:`_view` shows its message."""
+    """A message as a row of ``repository.ROW_COLUMNS`` (its columns, then the author's
+    name: null once the account is deleted, and then there is no author)."""
     message_id, course_id, author_id, body, created_at, edited_at, author_name = row
     author = (
         Author(author_id, author_name or "")

@@ -98,7 +98,9 @@ def identity_provider(request: Request) -> IdentityProvider:
 
 
 def is_api_request(request: Request) -> bool:
-    return request.url.path.startswith(API_PATH_PREFIX)
+    # The scope's path, as ``request.url.path`` has it, without building the whole URL.
+    path: str = request.scope["path"]
+    return path.startswith(API_PATH_PREFIX)
 
 
 # auto_error=False: a missing token becomes our own 401 problem, not FastAPI's.

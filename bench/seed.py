@@ -788,6 +788,37 @@ def read_manifest(url_text: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
+#: The title of the tasks ``bench/run.py``'s ``create_task`` scenario (and its twin) adds.
+WRITTEN_TASK_TITLE = "A benchmark task"
+
+
+def forget_writes(url_text: str, manifest: dict[str, Any]) -> int:
+    """Delete what an earlier run's write scenarios added (the benchmark student's created
+    tasks), so that every run reads the seeded data: otherwise each run's ``create_task``
+    grows the task list the next run measures (20,000 tasks after a few runs instead of
+    500). Enrolling and completing the seeded lesson are idempotent and add nothing."""
+    student = int(manifest["student"]["id"])
+    sql = "DELETE FROM tasks WHERE owner_id = {owner} AND title = {title}"
+    url = make_url(url_text)
+    if is_postgres(url):
+
+        async def delete() -> int:
+            conn = await _pg_connect(url)
+            try:
+                status = await conn.execute(
+                    sql.format(owner="$1", title="$2"), student, WRITTEN_TASK_TITLE
+                )
+                await conn.execute("VACUUM ANALYZE tasks")
+            finally:
+                await conn.close()
+            return int(status.split()[-1])
+
+        return asyncio.run(delete())
+    with sqlite3.connect(sqlite_path(url)) as conn:
+        cursor = conn.execute(sql.format(owner="?", title="?"), (student, WRITTEN_TASK_TITLE))
+        return cursor.rowcount
+
+
 def update_manifest_revision(url_text: str, revision: str) -> None:
     """Record that the seeded database was migrated to ``revision`` (keeps the data)."""
     manifest = read_manifest(url_text)

@@ -142,6 +142,31 @@ async def test_tiny_scale_fills_sqlite(tmp_path: Path, settings: Settings) -> No
     assert again.returncode != 0
     assert "not empty" in again.stderr + again.stdout
 
+    # What a run's create_task scenario wrote is removed before the next run reads.
+    from bench import seed as seed_module
+
+    other = conn_value(tmp_path, "SELECT id FROM users WHERE id <> ? LIMIT 1", student)
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        for owner in (student, student, student, other):
+            conn.execute(
+                "INSERT INTO tasks (owner_id, title, status, priority, created_at, updated_at,"
+                " search_text) VALUES (?, ?, 'todo', 'medium', '2026-01-01 00:00:00.000000',"
+                " '2026-01-01 00:00:00.000000', '')",
+                (owner, seed_module.WRITTEN_TASK_TITLE),
+            )
+    manifest_body = seed_module.read_manifest(url)
+    assert manifest_body is not None
+    assert seed_module.forget_writes(url, manifest_body) == 3
+    assert seed_module.forget_writes(url, manifest_body) == 0
+    left = conn_value(tmp_path, "SELECT count(*) FROM tasks WHERE owner_id = ?", student)
+    assert left == 500
+    assert conn_value(tmp_path, "SELECT count(*) FROM tasks WHERE owner_id = ?", other) >= 1
+
+
+def conn_value(tmp_path: Path, sql: str, *args: object) -> int:
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        return int(conn.execute(sql, args).fetchone()[0])
+
 
 @pytest.mark.postgres_only
 async def test_tiny_scale_fills_postgresql(settings: Settings) -> None:

@@ -66,7 +66,21 @@ def _ensure_schema(settings: Settings) -> None:
         raise typer.Exit(1)
 
 
+# "Every interface": a browser on this machine reaches it at the loopback address.
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared with, not bound
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int, reload: bool) -> None:
+    if "base_url" not in settings.model_fields_set:
+        # Not configured (no CAMPUS_BASE_URL in the environment or .env): the address being
+        # served is the app's own. The socket's Origin check and the links in mail and
+        # certificates compare with it, so `campus demo --port 8400` must not keep the
+        # default's port 8000. The app's processes read their settings again.
+        served_host = "127.0.0.1" if host in _ANY_ADDRESS else host
+        if ":" in served_host:
+            served_host = f"[{served_host}]"
+        os.environ["CAMPUS_BASE_URL"] = f"http://{served_host}:{port}"
+        get_settings.cache_clear()
     uvicorn.run(
         "campus.main:create_app",
         factory=True,

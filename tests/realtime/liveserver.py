@@ -40,7 +40,7 @@ class Served:
 
 
 def server_env(
-    settings: Settings, url: str, extra: Mapping[str, str] | None = None
+    settings: Settings, url: str, extra: Mapping[str, str] | None = None, *, base_url: bool = True
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUS_")}
     env.update(
@@ -57,17 +57,21 @@ def server_env(
         }
     )
     env.update(extra or {})
+    if not base_url:  # as a developer runs it: the server finds its own address
+        del env["CAMPUS_BASE_URL"]
     return env
 
 
 @contextmanager
-def campus_serve(settings: Settings, extra: Mapping[str, str] | None = None) -> Iterator[Served]:
+def campus_serve(
+    settings: Settings, extra: Mapping[str, str] | None = None, *, base_url: bool = True
+) -> Iterator[Served]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [str(CAMPUS), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env(settings, url, extra),
+        env=server_env(settings, url, extra, base_url=base_url),
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

@@ -808,10 +808,12 @@ def forget_writes(url_text: str, manifest: dict[str, Any]) -> int:
                 status = await conn.execute(
                     sql.format(owner="$1", title="$2"), student, WRITTEN_TASK_TITLE
                 )
-                await conn.execute("VACUUM ANALYZE tasks")
+                deleted = int(status.split()[-1])
+                if deleted:
+                    await conn.execute("VACUUM ANALYZE tasks")
             finally:
                 await conn.close()
-            return int(status.split()[-1])
+            return deleted
 
         return asyncio.run(delete())
     with sqlite3.connect(sqlite_path(url)) as conn:

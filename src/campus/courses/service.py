@@ -46,7 +46,11 @@ MEDIA_PURGE_JOB = "media.purge"
 
 def can_manage(actor: User | None, course: Course | CourseCard) -> bool:
     """The course's teacher and admins manage a course (edit it, its lessons, its students)."""
-    return actor is not None and (actor.role == UserRole.ADMIN or course.teacher_id == actor.id)
+    return _manages(actor, course.teacher_id)
+
+
+def _manages(actor: User | None, teacher_id: int) -> bool:
+    return actor is not None and (actor.role == UserRole.ADMIN or teacher_id == actor.id)
 
 
 # --- courses ----------------------------------------------------------------------------
@@ -287,8 +291,6 @@ async def get_readable_lesson(
 class Participation:
     """How ``actor`` takes part in a course (see :func:`require_participation`)."""
 
-    course_id: int
-    teacher_id: int
     manages: bool  # the course's teacher or an admin (may moderate its chat)
 
 
@@ -305,9 +307,9 @@ async def require_participation(
     if found is None:
         raise NotFound(COURSE_GONE)
     teacher_id, enrolled = found
-    manages = actor.role == UserRole.ADMIN or teacher_id == actor.id
+    manages = _manages(actor, teacher_id)
     if manages or enrolled:
-        return Participation(course_id=course_id, teacher_id=teacher_id, manages=manages)
+        return Participation(manages=manages)
     raise Forbidden(
         N_("Only the course's teacher, admins and its enrolled students take part in it."),
         code="enrollment-required",

@@ -130,6 +130,7 @@ async def fetch_rows(
 
 @dataclass(frozen=True, slots=True)
 class _Loadable:
+    mapper: Any
     names: tuple[str, ...]  # attribute keys, in the order of ``columns``
     columns: tuple[ColumnElement[Any], ...]
     primary_key: tuple[int, ...]  # positions of the primary key's columns
@@ -141,9 +142,11 @@ _LOADABLE: dict[type[Any], _Loadable] = {}
 def _loadable(entity: type[Any]) -> _Loadable:
     found = _LOADABLE.get(entity)
     if found is None:
-        props = inspect(entity).column_attrs
+        mapper = inspect(entity)
+        props = mapper.column_attrs
         columns = tuple(prop.columns[0] for prop in props)
         found = _LOADABLE[entity] = _Loadable(
+            mapper=mapper,
             names=tuple(prop.key for prop in props),
             columns=columns,
             primary_key=tuple(i for i, column in enumerate(columns) if column.primary_key),
@@ -164,7 +167,7 @@ def attach_loaded(session: AsyncSession, entity: type[E], values: Sequence[Any])
     loaded state (no pending changes: a flush writes only what is changed later) and is
     added to the session. Relationships load lazily as usual."""
     loadable = _loadable(entity)
-    mapper = inspect(entity)
+    mapper = loadable.mapper
     key = mapper.identity_key_from_primary_key([values[i] for i in loadable.primary_key])
     existing = session.sync_session.identity_map.get(key)
     if existing is not None:

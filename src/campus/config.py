@@ -325,12 +325,10 @@ class Settings(BaseSettings):
     @field_validator("jobs_reminders_cron", "jobs_digest_cron", "jobs_cleanup_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from crontab import CronTab  # type: ignore[import-untyped]
+        from croniter import croniter
 
-        try:
-            CronTab(value)
-        except ValueError as exc:
-            raise ValueError(f"not a crontab: {value!r}") from exc
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a crontab: {value!r}")
         return value
 
     @model_validator(mode="after")

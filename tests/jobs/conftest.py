@@ -126,7 +126,7 @@ class WorkerProcess:
 
     def wait_ready(self) -> WorkerProcess:
         self.wait_for_line("worker_starting", timeout=120)
-        time.sleep(0.5)  # the consumer group is created as the worker starts
+        time.sleep(0.5)  # its loops start right after the line
         return self
 
     def stop(self, sig: int | None = None, timeout: float = 30.0) -> int:
@@ -157,7 +157,10 @@ def queue_name(redis_url: str) -> Iterator[str]:
     yield name
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter(match=f"streaq:{name}*", count=500))
+        keys = [
+            *client.scan_iter(match=f"saq:{name}:*", count=500),
+            *client.scan_iter(match=f"saq:job:{name}:*", count=500),
+        ]
         if keys:
             client.delete(*keys)
     finally:

@@ -20,7 +20,6 @@ from campus.db import Database
 from campus.jobs import JobQueue, load_jobs
 from campus.jobs.batch import GroupCommits
 from campus.jobs.context import JobContext
-from campus.jobs.queue import RUN_TASK
 from campus.models.accounts import User, UserRole
 from campus.models.jobs import JobEffect
 from campus.models.notifications import Notification
@@ -186,11 +185,9 @@ async def test_a_worker_notifies_each_job_once_and_live(
         workers.append(WorkerProcess(job_settings, "--concurrency", "8").wait_ready())
         client = await queue._connect()
         # Job 0 is enqueued twice (a redelivery): still one notification.
-        await client.enqueue_many(
-            [
-                client.enqueue_unsafe(RUN_TASK, "sample.notify_once", {"user_id": user_id, "n": n})
-                for n in [*range(30), 0]
-            ]
+        await client.push_many(
+            job_settings,
+            [("sample.notify_once", {"user_id": user_id, "n": n}) for n in [*range(30), 0]],
         )
 
         async def count() -> int:

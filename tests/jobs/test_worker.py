@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from campus.config import Settings
 from campus.db import Database
 from campus.jobs import JobQueue, enqueue, use_queue
-from campus.jobs.queue import RUN_TASK
 from campus.models.accounts import User
 from tests.jobs.conftest import (
     WorkerProcess,
@@ -190,10 +189,11 @@ async def test_bad_input_fails_permanently_and_the_worker_keeps_running(
     workers.append(worker)
     # What another (older, newer, broken) producer could put on the queue.
     client = await queue._connect()
-    await client.enqueue_unsafe(RUN_TASK, "no.such.job", {"id": 1})
-    await client.enqueue_unsafe(RUN_TASK, "sample.effect", {"key": 5, "bogus": True})
-    await client.enqueue_unsafe(RUN_TASK, "sample.effect", "not an object")
-    failures = await wait_until(lambda: _at_least(failed_jobs(committed), 3))
+    await client.push(job_settings, "no.such.job", {"id": 1})
+    await client.push(job_settings, "sample.effect", {"key": 5, "bogus": True})
+    await client.push(job_settings, "sample.effect", "not an object")
+    await client.enqueue("some.other.function", key="not ours")  # another producer's job
+    failures = await wait_until(lambda: _at_least(failed_jobs(committed), 4))
     errors = sorted(f.error for f in failures)
     assert errors[0] == (
         "malformed payload: key: Input should be a valid string; "
@@ -201,7 +201,8 @@ async def test_bad_input_fails_permanently_and_the_worker_keeps_running(
     )
     assert errors[1] == "malformed payload: not an object"
     assert errors[2] == "unknown job 'no.such.job'"
-    worker.wait_for_line("job_failed_permanently", count=3)
+    assert errors[3] == "unknown job 'some.other.function'"
+    worker.wait_for_line("job_failed_permanently", count=4)
     # Still serving.
     await _enqueue(queue, "sample.effect", key="after-bad-input")
     await wait_until(lambda: effect_keys(committed, "after-bad-input"))

@@ -1,9 +1,10 @@
 """The queue facade: ``enqueue(session, job, **ids)`` after commit, to Redis or in process.
 
-With ``CAMPUS_REDIS_URL`` a job goes to the Redis queue (a streaq stream) and a
-``campus worker`` runs it. Without it — or when Redis cannot be reached at that moment —
-the same job runs inside this process (its tries and backoff included), so the embedded
-default needs no Redis and no request ever fails because Redis is down.
+With ``CAMPUS_REDIS_URL`` a job goes to the Redis queue (SAQ's, see
+:mod:`campus.jobs.redisqueue`) and a ``campus worker`` runs it. Without it — or when Redis
+cannot be reached at that moment — the same job runs inside this process (its tries and
+backoff included), so the embedded default needs no Redis and no request ever fails
+because Redis is down.
 
 Nothing is enqueued before the unit of work commits (``campus.kit.aftercommit``): a
 request that rolls back enqueues nothing.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,12 +29,10 @@ from campus.log import get_logger
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
-    from streaq import Worker
+
+    from campus.jobs.redisqueue import CampusRedisQueue
 
 logger = get_logger("campus.jobs")
-
-#: The one streaq task every job goes through: ``run(job_name, payload)``.
-RUN_TASK = "campus.run"
 
 _current: ContextVar[JobQueue | None] = ContextVar("campus_job_queue", default=None)
 _default: list[JobQueue] = []
@@ -51,22 +49,6 @@ def current_queue() -> JobQueue | None:
 def use_queue(queue: JobQueue | None) -> None:
     """Make ``queue`` the current one in this context (middleware, worker, CLI)."""
     _current.set(queue)
-
-
-def serialize(data: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(data, default=str)
-
-
-def deserialize(data: bytes | str) -> Any:
-    import orjson
-
-    return orjson.loads(data)
-
-
-def redis_kwargs(settings: Settings) -> dict[str, Any]:
-    return {"connect_timeout": settings.jobs_enqueue_timeout_seconds}
 
 
 class JobQueue:
@@ -87,9 +69,7 @@ class JobQueue:
         # In-process runs are never redelivered; the worker's runner says otherwise.
         self.local_runner = JobRunner(settings, database, self.metrics, durable=False)
         self.durable = durable
-        self._client: Worker[Any] | None = None
-        self._holder: asyncio.Task[None] | None = None
-        self._release: asyncio.Event | None = None
+        self._client: CampusRedisQueue | None = None
         self._connect_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._local_waiting = 0
@@ -132,63 +112,24 @@ class JobQueue:
 
     async def _redis_enqueue(self, job: str, payload: dict[str, Any], delay: float) -> None:
         client = await self._connect()
-        task = client.enqueue_unsafe(RUN_TASK, job, payload)
-        if delay > 0:
-            task = task.start(delay=timedelta(seconds=delay))
-        await task
+        await client.push(self.settings, job, payload, delay=delay)
 
-    async def _connect(self) -> Worker[Any]:
+    async def _connect(self) -> CampusRedisQueue:
         if self._client is not None:
             return self._client
         async with self._connect_lock:
             if self._client is None:
-                from streaq import Worker
+                from campus.jobs.redisqueue import CampusRedisQueue
 
-                assert self.settings.redis_url
-                client: Worker[Any] = Worker(
-                    redis_url=self.settings.redis_url,
-                    queue_name=self.settings.jobs_queue_name,
-                    serializer=serialize,
-                    deserializer=deserialize,
-                    handle_signals=False,
-                    redis_kwargs=redis_kwargs(self.settings),
-                )
-                # The connection's context (an anyio task group inside coredis) must be
-                # entered and left by one task: a holder task owns it.
-                ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                release = asyncio.Event()
-                holder = asyncio.get_running_loop().create_task(self._hold(client, ready, release))
-                try:
-                    await ready
-                except BaseException:
-                    holder.cancel()
-                    raise
-                self._client, self._holder, self._release = client, holder, release
+                client = CampusRedisQueue.for_settings(self.settings)
+                await client.connect()
+                self._client = client
         return self._client
 
-    @staticmethod
-    async def _hold(
-        client: Worker[Any], ready: asyncio.Future[None], release: asyncio.Event
-    ) -> None:
-        try:
-            async with client:
-                ready.set_result(None)
-                await release.wait()
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-            elif not isinstance(exc, asyncio.CancelledError | Exception):
-                raise
-
     async def _reset_client(self) -> None:
-        holder, release = self._holder, self._release
-        self._client = self._holder = self._release = None
-        if holder is not None and release is not None:
-            release.set()
-            try:
-                await asyncio.wait_for(holder, timeout=2)
-            except BaseException as exc:
-                logger.debug("job_client_close_failed", error=type(exc).__name__)
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     # -- in process ----------------------------------------------------------------------
 
@@ -234,7 +175,7 @@ class JobQueue:
                     self._connect(), timeout=self.settings.jobs_enqueue_timeout_seconds
                 )
                 depth += await asyncio.wait_for(
-                    client.queue_size(), timeout=self.settings.jobs_enqueue_timeout_seconds
+                    client.depth(), timeout=self.settings.jobs_enqueue_timeout_seconds
                 )
             except Exception:
                 await self._reset_client()

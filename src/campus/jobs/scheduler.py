@@ -1,8 +1,8 @@
 """Scheduled jobs inside the app process, for the embedded default without Redis.
 
-With Redis the worker schedules them (streaq crons, each tick once across workers). Without
-it, each app process runs this loop; a tick that two processes both run is harmless, since
-every scheduled job is idempotent (a unique key per effect).
+With Redis the worker schedules them (SAQ cron jobs, one tick queued at a time across
+workers). Without it, each app process runs this loop; a tick that two processes both run
+is harmless, since every scheduled job is idempotent (a unique key per effect).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from crontab import CronTab  # type: ignore[import-untyped]
+from croniter import croniter
 
 from campus.jobs.queue import JobQueue
 from campus.jobs.registry import scheduled_jobs
@@ -20,10 +20,10 @@ logger = get_logger("campus.jobs")
 
 
 async def _every(queue: JobQueue, tab: str, job: str) -> None:
-    cron = CronTab(tab)
     while True:
-        delay = cron.next(now=datetime.now(UTC), default_utc=True) or 1.0
-        await asyncio.sleep(max(float(delay), 0.5))
+        now = datetime.now(UTC)
+        delay = croniter(tab, now).get_next(datetime) - now
+        await asyncio.sleep(max(delay.total_seconds(), 0.5))
         try:
             await queue.submit(job, {})
         except Exception:

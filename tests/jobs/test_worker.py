@@ -3,6 +3,7 @@ dead letters and the CLI, SIGKILL mid-job, bad input, SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from campus.config import Settings
 from campus.db import Database
 from campus.jobs import JobQueue, enqueue, use_queue
 from campus.models.accounts import User
+from campus.models.jobs import JobFailure
 from tests.jobs.conftest import (
     WorkerProcess,
     effect_keys,
@@ -85,6 +87,7 @@ async def test_retry_then_success(
     )
     assert await failed_jobs(committed) == []
     assert "job_retry" in workers[0].output
+    assert "Traceback" not in workers[0].output  # a retry the runner asked for is no error
     async with httpx.AsyncClient(timeout=5) as http:
         metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     assert 'campus_jobs_started_total{job="sample.effect"} 3.0' in metrics
@@ -219,3 +222,67 @@ async def test_enqueue_refuses_unknown_jobs_and_bad_ids(queue: JobQueue) -> None
             enqueue(session, "no.such.job", id=1)
         with pytest.raises(ValidationError):
             enqueue(session, "sample.needs_user", user_id="not a number")
+
+
+async def test_the_worker_runs_the_scheduled_jobs(
+    queue: JobQueue, job_settings: Settings, committed: AsyncEngine, workers: list[WorkerProcess]
+) -> None:
+    """SAQ's cron in two workers: the clean-up fires every second (a six-field crontab,
+    seconds last) and removes an expired session; the other schedules stay quiet."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from campus.kit.clock import utcnow
+    from campus.models.accounts import AuthSession
+
+    settings = job_settings.model_copy(
+        update={
+            "jobs_schedule": True,
+            "jobs_cleanup_cron": "* * * * * *",
+            "jobs_reminders_cron": "0 0 1 1 *",
+            "jobs_digest_cron": "0 0 1 1 *",
+        }
+    )
+    async with queue.database.session() as session:
+        user = User(email="cron@example.com", full_name="Cron", password_hash="x")
+        session.add(user)
+        await session.flush()
+        session.add_all(
+            [
+                AuthSession(id="cron-live", user_id=user.id, expires_at=utcnow() + timedelta(1)),
+                AuthSession(
+                    id="cron-expired", user_id=user.id, expires_at=utcnow() - timedelta(hours=1)
+                ),
+            ]
+        )
+
+    async def sessions() -> list[str]:
+        async with committed.connect() as conn:
+            return list(await conn.scalars(select(AuthSession.id).order_by(AuthSession.id)))
+
+    workers.append(WorkerProcess(settings).wait_ready())
+    workers.append(WorkerProcess(settings).wait_ready())
+    await wait_until(lambda: _equals_list(sessions, ["cron-live"]), within=60)
+    # One tick of each schedule waits at a time, however many workers: no pile-up.
+    client = await queue._connect()
+    seen: set[str] = set()
+    for _ in range(10):
+        waiting = [k.decode() for k in await client.redis.zrange(client._incomplete, 0, -1)]
+        ticks = [k.rpartition(":cron:")[2] for k in waiting if ":cron:" in k]
+        assert sorted(set(ticks)) == sorted(ticks), ticks
+        assert len(waiting) - len(ticks) <= 2, waiting  # the clean-up jobs those ticks queued
+        seen.update(ticks)
+        await asyncio.sleep(0.3)
+    from campus.jobs.registry import scheduled_jobs
+
+    assert seen == {f"schedule:{spec.name}" for spec in scheduled_jobs()}
+    async with committed.connect() as conn:
+        failures = await conn.scalar(select(func.count()).select_from(JobFailure))
+    assert failures == 0
+    for worker in workers:
+        assert worker.stop() == 0
+
+
+async def _equals_list(read: object, expected: list[str]) -> bool:
+    return await read() == expected  # type: ignore[operator]

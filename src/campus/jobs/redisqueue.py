@@ -32,7 +32,7 @@ import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from saq.job import Job
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from campus.config import Settings
@@ -88,6 +88,7 @@ class CampusRedisQueue(RedisQueue):
         super().__init__(redis, name=name, dump=dump, load=load)
         #: the connection error that made the worker stop (it connects again), if any
         self.lost: BaseException | None = None
+        self._suspects: set[bytes] = set()
         self.on_lost: Callable[[], None] | None = None
 
     @classmethod
@@ -142,14 +143,55 @@ class CampusRedisQueue(RedisQueue):
             return None
 
     async def sweep(self, lock: int = 60, abort: float = SWEEP_ABORT_WAIT_SECONDS) -> list[str]:
-        swept = await super().sweep(lock=lock, abort=min(abort, SWEEP_ABORT_WAIT_SECONDS))
-        if swept:
+        """Take back the jobs of dead workers: the active list's jobs whose heartbeat or
+        timeout ran out, or whose record is gone.
+
+        Unlike SAQ's own sweep, a job found in the active list still marked *queued* is
+        only taken back when this process's previous sweep found it so too: a live worker
+        moves a job to the active list (``BLMOVE``) one round trip before it marks it
+        active, and SAQ's sweep takes such a job away from the worker about to run it, so
+        it runs twice at once (tobymao/saq#124, #277). One sweep holds the lock at a time
+        across the workers (``SET NX EX``)."""
+        if not await self.redis.set(self._sweep, 1, ex=lock, nx=True):
+            return []
+        ids: list[bytes] = await self.redis.lrange(self._active, 0, -1)  # type: ignore[misc]
+        records = await self.redis.mget(ids) if ids else []
+        taken: list[Job] = []
+        gone: list[str] = []
+        suspects: set[bytes] = set()
+        for job_id, record in zip(ids, records, strict=True):
+            job = self.deserialize(record) if record else None
+            if job is None:
+                gone.append(job_id.decode())
+            elif job.status == Status.QUEUED:
+                if job_id in self._suspects:
+                    taken.append(job)
+                else:
+                    suspects.add(job_id)
+            elif job.status != Status.ACTIVE or job.stuck:
+                taken.append(job)
+        self._suspects = suspects
+        for missing in gone:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.lrem(self._active, 0, missing)
+                pipe.zrem(self._incomplete, missing)
+                await pipe.execute()
+        if taken:
+            # A worker that is alive after all (a stalled loop) sees the abort and cancels.
+            for job in taken:
+                await self.abort(job, error=self.swept_error_message)
+            await asyncio.sleep(min(abort, SWEEP_ABORT_WAIT_SECONDS))
+            for job in taken:
+                if job.retryable:
+                    await self.retry(job, error=self.swept_error_message)
+                else:
+                    await self.finish(job, Status.ABORTED, error=self.swept_error_message)
             logger.warning(
                 "jobs_taken_back",
-                count=len(swept),
+                count=len(taken),
                 hint="their worker stopped beating (killed, or lost): each runs again",
             )
-        return swept
+        return [job.id for job in taken] + gone
 
     async def close(self) -> None:
         try:

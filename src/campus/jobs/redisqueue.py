@@ -16,7 +16,8 @@ letters. What Campus adds to :class:`saq.queue.redis.RedisQueue`:
   status on a Redis channel for callers that wait on a job's result, and Campus never
   does (jobs return nothing); the two ``PUBLISH`` round trips were 15 % of a worker's CPU
   per job (docs/performance.md);
-- :meth:`CampusRedisQueue.sweep` logs the jobs it takes back from dead workers;
+- :meth:`CampusRedisQueue.sweep` takes back the jobs of dead workers, but leaves a job a
+  live worker has just taken to it (SAQ's own sweep does not), and logs what it took;
 - :meth:`CampusRedisQueue.depth`: the jobs waiting, due and scheduled.
 """
 
@@ -180,12 +181,14 @@ class CampusRedisQueue(RedisQueue):
             # A worker that is alive after all (a stalled loop) sees the abort and cancels.
             for job in taken:
                 await self.abort(job, error=self.swept_error_message)
-            await asyncio.sleep(min(abort, SWEEP_ABORT_WAIT_SECONDS))
-            for job in taken:
-                if job.retryable:
-                    await self.retry(job, error=self.swept_error_message)
-                else:
-                    await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+            try:
+                await asyncio.sleep(min(abort, SWEEP_ABORT_WAIT_SECONDS))
+            finally:  # also when the worker stops meanwhile: the aborted jobs are in no list
+                for job in taken:
+                    if job.retryable:
+                        await self.retry(job, error=self.swept_error_message)
+                    else:
+                        await self.finish(job, Status.ABORTED, error=self.swept_error_message)
             logger.warning(
                 "jobs_taken_back",
                 count=len(taken),

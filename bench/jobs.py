@@ -3,8 +3,8 @@
     uv run bench/jobs.py                       # SQLite file, Redis db 14 on 127.0.0.1
     uv run bench/jobs.py --jobs 10000 --database-url postgresql+asyncpg://postgres@127.0.0.1/campus_bench_jobs
 
-For each worker count (1, then 2) it starts the workers (worker ``i`` pinned to CPU ``i``;
-with one worker, this load generator on the other CPU) (``--concurrency`` each), waits
+For each worker count (1, then 2) it starts the workers (``--concurrency`` each; worker
+``i`` pinned to CPU ``i`` and, with one worker, this load generator on the other), waits
 until they are ready, enqueues ``--jobs`` ``bench.notify`` jobs (SAQ's enqueue, 20 in
 flight), and measures from the first enqueue until every job's effect row is written: jobs/s.
 Enqueue alone is timed too (20 in flight, and the app's facade, 50 in flight). Then,
@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from campus.config import Settings  # noqa: E402
 from campus.db import Database  # noqa: E402
 from campus.jobs import JobQueue, load_jobs  # noqa: E402
+from campus.jobs.redisqueue import key_patterns  # noqa: E402
 from campus.migrations import runner  # noqa: E402
 from campus.models.jobs import JobEffect  # noqa: E402
 
@@ -337,10 +338,10 @@ async def main() -> None:
             settings, database, redis, pings=args.pings, facade_jobs=min(args.jobs, 2000)
         )
     finally:
-        name = settings.jobs_queue_name
         keys = [
-            *[k async for k in redis.scan_iter(match=f"saq:{name}:*")],
-            *[k async for k in redis.scan_iter(match=f"saq:job:{name}:*")],
+            k
+            for pattern in key_patterns(settings.jobs_queue_name)
+            async for k in redis.scan_iter(match=pattern)
         ]
         if keys:
             await redis.delete(*keys)

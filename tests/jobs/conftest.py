@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campus.config import Settings
+from campus.jobs.redisqueue import key_patterns
 from campus.models.jobs import JobEffect, JobFailure
 from tests.conftest import REDIS_TEST_URL, service_unavailable, truncate_all
 
@@ -161,8 +162,7 @@ def queue_name(redis_url: str) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url)
     try:
         keys = [
-            *client.scan_iter(match=f"saq:{name}:*", count=500),
-            *client.scan_iter(match=f"saq:job:{name}:*", count=500),
+            k for pattern in key_patterns(name) for k in client.scan_iter(match=pattern, count=500)
         ]
         if keys:
             client.delete(*keys)

@@ -63,6 +63,11 @@ def load(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+def key_patterns(queue_name: str) -> tuple[str, str]:
+    """The Redis keys of one queue (SAQ's names): its lists and sets, its job records."""
+    return f"saq:{queue_name}:*", f"saq:job:{queue_name}:*"
+
+
 def heartbeat_seconds(settings: Settings) -> int:
     """A running job whose worker has not touched it for this long is taken back."""
     return max(1, math.ceil(settings.jobs_idle_timeout_seconds))
@@ -172,10 +177,11 @@ class CampusRedisQueue(RedisQueue):
             elif job.status != Status.ACTIVE or job.stuck:
                 taken.append(job)
         self._suspects = suspects
-        for missing in gone:
+        if gone:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.lrem(self._active, 0, missing)
-                pipe.zrem(self._incomplete, missing)
+                for missing in gone:
+                    pipe.lrem(self._active, 0, missing)
+                    pipe.zrem(self._incomplete, missing)
                 await pipe.execute()
         if taken:
             # A worker that is alive after all (a stalled loop) sees the abort and cancels.

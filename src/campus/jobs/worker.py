@@ -78,10 +78,7 @@ class CampusWorker(Worker[WorkerContext]):
         # A job whose function nobody registered (another producer's, an old name) fails
         # for good through the runner instead of being retried forever.
         self.functions = _Functions(self.functions)
-        queue.on_lost = self.event_set
-
-    def event_set(self) -> None:
-        self.event.set()
+        queue.on_lost = lambda: self.event.set()  # start() makes a new event: look it up
 
     async def upkeep(self) -> list[asyncio.Task[None]]:
         self._upkeep = [*await super().upkeep(), asyncio.create_task(self._touch_running())]
